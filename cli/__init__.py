@@ -1,0 +1,1 @@
+"""The ``jailfs`` command line (installed as the ``jailfs_cli`` package)."""

@@ -1,0 +1,203 @@
+"""The only module that makes system calls on the real filesystem.
+
+Every function here takes a directory file descriptor and a single name (or a path that the
+caller has already proven safe) and does exactly one thing. Nothing here checks anything: the
+names say so. :mod:`jailfs.resolver` decides which fd and name are safe to pass; the filesystem
+acts on them only through these functions. Final components are never followed: every call
+uses ``O_NOFOLLOW`` / ``follow_symlinks=False`` / calls that do not follow by nature
+(unlink, rmdir, rename, mkdir, symlink), so a symlink swapped in after resolution is acted on
+as a link, never through.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import stat
+import sys
+from collections.abc import Iterator
+
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+#: an fd good only as a ``dir_fd`` anchor (Linux); elsewhere a read-only directory open
+O_PATH = getattr(os, "O_PATH", 0)
+_DIR_ANCHOR = (O_PATH or os.O_RDONLY) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+_DIR_READ = os.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+
+# openat2(2): Linux 5.6+. Flags from <linux/openat2.h>.
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+_SYS_OPENAT2 = 437  # the same number on every Linux architecture (unified syscall table)
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = (
+        ("flags", ctypes.c_uint64),
+        ("mode", ctypes.c_uint64),
+        ("resolve", ctypes.c_uint64),
+    )
+
+
+_libc: ctypes.CDLL | None = None
+if sys.platform.startswith("linux"):
+    try:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _syscall = _libc.syscall
+        _syscall.restype = ctypes.c_long
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        _libc = None
+
+HAVE_OPENAT2 = _libc is not None
+_HOW_SIZE = ctypes.sizeof(_OpenHow)
+
+
+def openat2_unchecked(dir_fd: int, path: str, flags: int, resolve: int) -> int:
+    """``openat2(dir_fd, path, {flags, 0, resolve})``; raises OSError with the kernel's errno."""
+    if _libc is None:
+        raise OSError(errno.ENOSYS, "openat2 is not available")
+    how = _OpenHow(flags | O_CLOEXEC, 0, resolve)
+    fd = _syscall(_SYS_OPENAT2, dir_fd, os.fsencode(path), ctypes.byref(how), _HOW_SIZE)
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return int(fd)
+
+
+def open_dir_anchor_unchecked(dir_fd: int, name: str) -> int:
+    """Open directory ``name`` under ``dir_fd`` without following it, as an anchor fd."""
+    return os.open(name, _DIR_ANCHOR, dir_fd=dir_fd)
+
+
+def open_dir_read_unchecked(dir_fd: int, name: str) -> int:
+    """Open directory ``name`` under ``dir_fd`` for listing, without following it."""
+    return os.open(name, _DIR_READ, dir_fd=dir_fd)
+
+
+def dup_unchecked(fd: int) -> int:
+    return os.dup(fd)
+
+
+def close_unchecked(fd: int) -> None:
+    os.close(fd)
+
+
+def open_root_unchecked(host_path: str, *, create: bool) -> int:
+    """Open the jail's root directory (a host path chosen by the host program, not the agent)."""
+    if create:
+        os.makedirs(host_path, exist_ok=True)
+    return os.open(host_path, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+
+
+def lstat_unchecked(dir_fd: int, name: str) -> os.stat_result:
+    return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def fstat_unchecked(fd: int) -> os.stat_result:
+    return os.fstat(fd)
+
+
+def readlink_unchecked(dir_fd: int, name: str) -> str:
+    return os.readlink(name, dir_fd=dir_fd)
+
+
+def open_file_unchecked(dir_fd: int, name: str, flags: int, mode: int = 0o666) -> int:
+    """Open ``name`` under ``dir_fd`` without following it and without blocking on a FIFO.
+
+    ``O_NONBLOCK`` keeps a FIFO swapped in after the caller's type check from hanging the open;
+    the caller checks the type with :func:`fstat_unchecked` and then clears it with
+    :func:`set_blocking_unchecked`.
+    """
+    return os.open(name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode, dir_fd=dir_fd)
+
+
+def set_blocking_unchecked(fd: int) -> None:
+    os.set_blocking(fd, True)
+
+
+def read_unchecked(fd: int, size: int) -> bytes:
+    return os.read(fd, size)
+
+
+def pread_unchecked(fd: int, size: int, offset: int) -> bytes:
+    return os.pread(fd, size, offset)
+
+
+def write_all_unchecked(fd: int, data: bytes | memoryview) -> int:
+    view = memoryview(data)
+    done = 0
+    while done < len(view):
+        done += os.write(fd, view[done:])
+    return done
+
+
+def fsync_unchecked(fd: int) -> None:
+    os.fsync(fd)
+
+
+def ftruncate_unchecked(fd: int, size: int) -> None:
+    os.ftruncate(fd, size)
+
+
+def mkdir_unchecked(dir_fd: int, name: str, mode: int = 0o777) -> None:
+    os.mkdir(name, mode, dir_fd=dir_fd)
+
+
+def unlink_unchecked(dir_fd: int, name: str) -> None:
+    os.unlink(name, dir_fd=dir_fd)
+
+
+def rmdir_unchecked(dir_fd: int, name: str) -> None:
+    os.rmdir(name, dir_fd=dir_fd)
+
+
+def rename_unchecked(src_dir_fd: int, src: str, dst_dir_fd: int, dst: str) -> None:
+    os.rename(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+
+def link_exclusive_unchecked(src_dir_fd: int, src: str, dst_dir_fd: int, dst: str) -> None:
+    """Hard-link ``src`` to ``dst``; EEXIST if ``dst`` exists (for exclusive creation)."""
+    os.link(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
+
+
+def symlink_unchecked(target: str, dir_fd: int, name: str) -> None:
+    os.symlink(target, name, dir_fd=dir_fd)
+
+
+def utime_unchecked(dir_fd: int, name: str) -> None:
+    os.utime(name, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def fchmod_unchecked(fd: int, mode: int) -> None:
+    os.fchmod(fd, mode)
+
+
+def scandir_unchecked(dir_fd: int) -> Iterator[tuple[str, int, os.stat_result | None]]:
+    """Entries of the directory open as ``dir_fd``: (name, S_IFMT type bits, lstat or None).
+
+    The lstat is taken with ``dir_fd`` and the entry name, never through a path string; an
+    entry that vanished in between is skipped.
+    """
+    with os.scandir(dir_fd) as it:
+        for entry in it:
+            try:
+                st = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            yield entry.name, stat.S_IFMT(st.st_mode), st
+
+
+def scandir_names_unchecked(dir_fd: int) -> Iterator[tuple[str, bool, bool]]:
+    """Entries of ``dir_fd`` as (name, is_dir, is_symlink) from d_type, without a stat each."""
+    with os.scandir(dir_fd) as it:
+        for entry in it:
+            try:
+                is_link = entry.is_symlink()
+                is_dir = not is_link and entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            yield entry.name, is_dir, is_link

@@ -1,0 +1,1467 @@
+"""``JailFileSystem``: an fsspec filesystem confined to one real directory.
+
+Each public method is a few lines: normalize -> resolve (the choke point, on directory fds) ->
+decide (the policy, on the requested AND the resolved path) -> act via :mod:`jailfs._unchecked` on
+fds -> record (one audit line per public call, written before it returns).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import functools
+import io
+import os
+import secrets
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar, TypeVar, cast
+
+from fsspec.spec import AbstractFileSystem
+
+from jailfs import _unchecked as raw
+from jailfs import paths
+from jailfs.audit import AuditLog, default_audit_dir
+from jailfs.errors import (
+    AccessDenied,
+    HardlinkRefused,
+    InvalidPathError,
+    JailError,
+    QuotaExceeded,
+    UnsupportedFileType,
+    errno_error,
+)
+from jailfs.policy import Access, Decision, Policy, parse_size
+from jailfs.resolver import Resolved, Resolver, ResolverKind
+
+#: prefix of the hidden temporary files of atomic writes; such names never appear in results and
+#: can never be named by a caller
+TEMP_PREFIX = ".jailfs-tmp-"
+#: bytes copied per read when streaming a file
+COPY_CHUNK = 1 << 20
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TYPE_NAMES = {
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+}
+
+
+class _Call:
+    """What one public call did, filled in on the way and written to the audit log at the end."""
+
+    __slots__ = ("count", "dest", "nbytes", "op", "path", "resolved", "rule", "tool", "verdict")
+
+    def __init__(self, op: str, path: str | None, dest: str | None) -> None:
+        self.op = op
+        self.path = path
+        self.dest = dest
+        self.resolved: str | None = None
+        self.rule: str | None = None
+        self.nbytes: int | None = None
+        self.count: int | None = None
+        self.tool: str | None = None
+        self.verdict: JailError | None = None  # a refusal hidden from the caller (exists -> False)
+
+
+def _display(value: Any) -> str | None:
+    """A path argument as it goes in the audit log: normalized if possible, else escaped text."""
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        shown = [_display(v) or "" for v in value[:3]]
+        more = f" (+{len(value) - 3} more)" if len(value) > 3 else ""
+        return ", ".join(shown) + more
+    try:
+        return paths.normalize(value)
+    except JailError:
+        text = value if isinstance(value, str) else repr(value)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")[:4096]
+    except Exception:
+        return repr(value)[:256]
+
+
+def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> Callable[[F], F]:
+    """Make a method a public call: exactly one audit record, allowed, denied or failed.
+
+    Calls made from inside another public call (glob -> find -> ls) are not recorded again; the
+    outer record carries their count.
+    """
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(self: JailFileSystem, *args: Any, **kwargs: Any) -> Any:
+            tls = self._tls
+            if getattr(tls, "call", None) is not None:
+                return fn(self, *args, **kwargs)
+            path = args[path_arg] if path_arg is not None and len(args) > path_arg else None
+            dest = args[dest_arg] if dest_arg is not None and len(args) > dest_arg else None
+            call = _Call(op, _display(path), _display(dest))
+            tls.call = call
+            start = time.perf_counter_ns()
+            try:
+                result = fn(self, *args, **kwargs)
+            except BaseException as exc:
+                tls.call = None
+                self._finish(call, start, exc)
+                raise
+            tls.call = None
+            self._finish(call, start, None)
+            return result
+
+        return cast(F, wrapper)
+
+    return deco
+
+
+class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
+    """A filesystem jail: every path is confined to ``root``, checked by rules and audited.
+
+    Threat model. The caller (an LLM agent) controls every argument: paths, globs, contents,
+    rename targets. Other processes may change the tree under the root while the jail works.
+
+    Guaranteed: no call reads, writes, lists, stats, creates or deletes anything outside the
+    root, including through symlinks, ``..``, absolute paths and races on any path component
+    (paths are resolved on directory file descriptors, never checked as strings and reopened).
+    Rules apply to the requested AND the resolved path. Every public call leaves exactly one
+    audit record before it returns. Bad input gets a typed error and nothing half-done is left:
+    whole-file writes are atomic; recursive operations check every member before any change.
+
+    Not guaranteed: bind mounts inside the root; hard links the host placed inside the root
+    (writes to files with more than one link are refused, reads are not); code the agent runs
+    outside this API; side channels (timing, free space); a directory moved out of the root by
+    another process while an operation holds its fd (that needs write access outside the root,
+    which a confined agent does not have). ``get``/``put`` trust their *local* argument: it
+    belongs to the host program.
+
+    Parameters
+    ----------
+    root: the real directory to confine to (a host path, chosen by the host program).
+    create_root: create ``root`` if missing.
+    resolver: "auto" (openat2 where the kernel has it, else the component walk), "openat2",
+        or "walk".
+    allow_symlink_creation: let ``symlink`` create relative links that stay inside.
+    read, write, deny, protect, presets: the policy's gitignore-style rule lists
+        (see :class:`jailfs.Policy`). The default jail is read-only with secrets denied.
+    max_file_size, write_quota: size limits (bytes or strings like "10 MiB").
+    audit: an audit directory, or ":memory:"; default: a per-root directory in the user's
+        state directory. actor: who the records name. audit_fsync: fsync each record.
+    config_file: the jailfs.toml this jail came from (denied to the agent if under the root).
+    """
+
+    protocol = "jail"
+    root_marker = ""
+    cachable = False
+    local_file = False
+
+    #: methods that take no path and do nothing on the tree (not audited, no resolution)
+    NON_PATH_METHODS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "clear_instance_cache", "current", "end_transaction", "from_dict", "from_json",
+            "get_mapper", "invalidate_cache", "start_transaction", "to_dict", "to_json",
+            "unstrip_protocol", "explain", "close", "read_block", "sign",
+        }
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        create_root: bool = False,
+        resolver: ResolverKind = "auto",
+        allow_symlink_creation: bool = False,
+        read: Sequence[str] = ("**",),
+        write: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        protect: Sequence[str] = (),
+        presets: Sequence[str] = ("secrets",),
+        max_file_size: int | str | None = None,
+        write_quota: int | str | None = None,
+        audit: str | os.PathLike[str] | None = None,
+        actor: str = "agent",
+        audit_fsync: bool = False,
+        config_file: str | os.PathLike[str] | None = None,
+        **storage_options: Any,
+    ) -> None:
+        super().__init__(**storage_options)
+        host_root = os.path.realpath(os.fspath(root))
+        self._root_fd = raw.open_root_unchecked(host_root, create=create_root)
+        self._host_root = host_root
+        self._resolver = Resolver(self._root_fd, resolver)
+        self.allow_symlink_creation = bool(allow_symlink_creation)
+        self.max_file_size = parse_size(max_file_size)
+        self.write_quota = parse_size(write_quota)
+        self._written = 0
+        self._quota_lock = threading.Lock()
+        self._tls = threading.local()
+        audit_target = audit if audit is not None else default_audit_dir(host_root)
+        internal = [
+            p
+            for p in (
+                self._inside(config_file),
+                None if str(audit_target) == ":memory:" else self._inside(audit_target),
+            )
+            if p is not None
+        ]
+        self.policy = Policy(
+            read=list(read),
+            write=list(write),
+            deny=list(deny),
+            protect=list(protect),
+            presets=list(presets),
+            internal=internal,
+        )
+        self.audit = AuditLog(
+            audit_target,
+            root=host_root,
+            policy_hash=self.policy.hash,
+            actor=actor,
+            fsync=audit_fsync,
+        )
+        self.actor = actor
+
+    # -- construction helpers --------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: str | os.PathLike[str], **overrides: Any) -> JailFileSystem:
+        """A jail from a ``jailfs.toml`` file (see :mod:`jailfs.config`)."""
+        from jailfs.config import load_config
+
+        kwargs = load_config(config)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def _inside(self, host: str | os.PathLike[str] | None) -> str | None:
+        """The virtual path of a host path if it lies under the root (config, audit dir)."""
+        if host is None:
+            return None
+        real = os.path.realpath(os.fspath(host))
+        if real == self._host_root:
+            return ""
+        rel = os.path.relpath(real, self._host_root)
+        if rel.startswith(".." + os.sep) or rel == "..":
+            return None
+        return rel.replace(os.sep, "/")
+
+    def close(self) -> None:
+        """Close the root fd and the audit segment; the jail is unusable afterwards."""
+        if self._root_fd >= 0:
+            raw.close_unchecked(self._root_fd)
+            self._root_fd = -1
+            self._resolver.root_fd = -1
+        self.audit.close()
+
+    def __del__(self) -> None:
+        try:
+            if getattr(self, "_root_fd", -1) >= 0:
+                raw.close_unchecked(self._root_fd)
+                self._root_fd = -1
+        except Exception:  # noqa: S110 - interpreter shutdown
+            pass
+
+    @property
+    def fsid(self) -> str:
+        return f"jail-{self.audit.session}"
+
+    @property
+    def resolver_kind(self) -> str:
+        """The resolver in use: "openat2" or "walk"."""
+        return self._resolver.kind
+
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> Any:
+        if isinstance(path, list):
+            return [cls._strip_protocol(p) for p in path]
+        return paths.normalize(path)
+
+    @classmethod
+    def _parent(cls, path: Any) -> str:
+        return paths.parent_of(paths.normalize(path))
+
+    def unstrip_protocol(self, name: str) -> str:
+        return f"jail://{paths.normalize(name)}"
+
+    # -- the audit record ------------------------------------------------------------------
+
+    def _call(self) -> _Call | None:
+        call: _Call | None = getattr(self._tls, "call", None)
+        return call
+
+    def _finish(self, call: _Call, start: int, exc: BaseException | None) -> None:
+        us = (time.perf_counter_ns() - start) // 1000
+        hidden = call.verdict
+        if exc is None and hidden is None:
+            decision, reason, error = "allow", None, None
+        else:
+            err = exc if exc is not None else hidden
+            if isinstance(err, JailError):
+                decision, reason = "deny", err.reason
+                if isinstance(err, AccessDenied):
+                    call.rule = err.rule
+            else:
+                decision, reason = "error", "error"
+            error = f"{type(err).__name__}: {err}"
+            if isinstance(err, OSError) and not isinstance(err, JailError) and call.path:
+                # OS errors raised on dir fds name only a component: name the virtual path.
+                err.filename = call.path
+        self.audit.record(
+            call.op,
+            call.path,
+            decision=decision,
+            dest=call.dest,
+            resolved=call.resolved,
+            reason=reason,
+            rule=call.rule,
+            error=error,
+            nbytes=call.nbytes,
+            count=call.count,
+            us=us,
+            tool=call.tool or getattr(self._tls, "tool", None),
+        )
+
+    def _add_bytes(self, n: int) -> None:
+        call = self._call()
+        if call is not None:
+            call.nbytes = (call.nbytes or 0) + n
+
+    def _set_count(self, n: int) -> None:
+        call = self._call()
+        if call is not None:
+            call.count = n
+
+    def tool_scope(self, name: str | None) -> _ToolScope:
+        """Tag the audit records of calls made inside ``with fs.tool_scope("read_file"):``."""
+        return _ToolScope(self._tls, name)
+
+    # -- the choke point: normalize, resolve, decide ----------------------------------------
+
+    def _norm(self, path: Any) -> str:
+        vpath = paths.normalize(path)
+        if paths.basename(vpath).startswith(TEMP_PREFIX):
+            raise InvalidPathError(f"names starting with '{TEMP_PREFIX}' are reserved")
+        return vpath
+
+    def _deny(self, op: str, decision: Decision) -> AccessDenied:
+        path = decision.resolved if decision.resolved != decision.path else decision.path
+        rule = str(decision.rule)
+        msg = f"{op} '{decision.path}' is {decision.reason}"
+        if decision.resolved != decision.path:
+            msg += f" (it resolves to '{path}')"
+        return AccessDenied(op, decision.path, rule, msg)
+
+    def _precheck(self, access: Access, vpath: str, op: str) -> None:
+        """Name-only refusal before the disk is touched: deny and internal rules."""
+        decision = self.policy.check(access, vpath, is_dir=False)
+        if not decision.allowed and decision.rule.list in ("deny", "internal"):
+            raise self._deny(op, decision)
+
+    def _authorize(self, access: Access, vpath: str, res: Resolved, op: str) -> None:
+        """The full decision on the requested and the resolved path, once the type is known."""
+        is_dir = res.is_dir
+        call = self._call()
+        if call is not None and call.resolved is None:
+            call.resolved = res.path
+        if access == "read" and is_dir:
+            ok = self.policy.visible(vpath, is_dir=True) and self.policy.visible(
+                res.path, is_dir=True
+            )
+            if ok:
+                return
+            decision = self.policy.check("read", vpath, is_dir=True, resolved=res.path)
+            if decision.allowed:  # visible() refused a resolved alias
+                decision = self.policy.check("read", res.path, is_dir=True)
+            raise self._deny(op, decision)
+        decision = self.policy.check(access, vpath, is_dir=is_dir, resolved=res.path)
+        if not decision.allowed:
+            raise self._deny(op, decision)
+
+    def _resolve(
+        self,
+        vpath: str,
+        access: Access,
+        op: str,
+        *,
+        follow: bool = True,
+        create_parents: bool = False,
+        must_exist: bool = True,
+    ) -> Resolved:
+        self._precheck(access, vpath, op)
+        res = self._resolver.resolve(vpath, follow=follow, create_parents=create_parents)
+        try:
+            if must_exist and res.st is None:
+                raise errno_error(2, vpath)
+            if paths.basename(res.path).startswith(TEMP_PREFIX):
+                raise InvalidPathError(f"names starting with '{TEMP_PREFIX}' are reserved")
+            self._authorize(access, vpath, res, op)
+        except BaseException:
+            res.close()
+            raise
+        return res
+
+    def explain(self, op: str, path: str) -> Decision:
+        """Why ``op`` ("read", "write", "delete") on ``path`` is allowed or denied.
+
+        Resolves the path (following symlinks inside the jail) and returns the policy's
+        decision with the resolved path and the symlink hops; nothing is recorded.
+        """
+        access: Access = "read" if op == "read" else "write"
+        vpath = paths.normalize(path)
+        try:
+            res = self._resolver.resolve(vpath, follow=True)
+        except FileNotFoundError:
+            return self.policy.explain(access, vpath)
+        with res:
+            return self.policy.explain(
+                access, vpath, is_dir=res.is_dir, resolved=res.path, hops=res.hops
+            )
+
+    # -- info and listings --------------------------------------------------------------------
+
+    def _info_from(
+        self, name: str, st: os.stat_result, link: Resolved | None = None
+    ) -> dict[str, Any]:
+        mode = st.st_mode
+        info: dict[str, Any] = {
+            "name": name,
+            "size": st.st_size,
+            "type": "directory"
+            if stat.S_ISDIR(mode)
+            else "file"
+            if stat.S_ISREG(mode)
+            else "other",
+            "created": getattr(st, "st_birthtime", st.st_ctime),
+            "islink": False,
+            "mode": mode,
+            "uid": st.st_uid,
+            "gid": st.st_gid,
+            "mtime": st.st_mtime,
+            "ino": st.st_ino,
+            "nlink": st.st_nlink,
+        }
+        return info
+
+    def _link_info(self, name: str, lst: os.stat_result) -> dict[str, Any]:
+        """A symlink entry: described by its target when that is inside and visible."""
+        info = self._info_from(name, lst)
+        info["islink"] = True
+        info["type"] = "other"
+        info["size"] = 0
+        try:
+            res = self._resolver.resolve(name, follow=True)
+        except (OSError, JailError):
+            return info
+        with res:
+            if res.st is None or not self._visible(res.path, res.is_dir):
+                return info
+            target = self._info_from(name, res.st)
+        target["islink"] = True
+        target["destination"] = res.path
+        return target
+
+    def _visible(self, vpath: str, is_dir: bool) -> bool:
+        return not paths.basename(vpath).startswith(TEMP_PREFIX) and self.policy.visible(
+            vpath, is_dir=is_dir
+        )
+
+    @_audited("info")
+    def info(self, path: Any, **kwargs: Any) -> dict[str, Any]:
+        vpath = self._norm(path)
+        with self._resolve(vpath, "read", "info", follow=False) as res:
+            assert res.st is not None
+            if res.is_link:
+                return self._link_info_checked(vpath)
+            return self._info_from(vpath, res.st)
+
+    def _link_info_checked(self, vpath: str) -> dict[str, Any]:
+        """info() of a symlink: the target must be inside and allowed (else an error)."""
+        with self._resolve(vpath, "read", "info", follow=True) as target:
+            assert target.st is not None
+            out = self._info_from(vpath, target.st)
+            out["islink"] = True
+            out["destination"] = target.path
+            return out
+
+    @_audited("ls")
+    def ls(self, path: Any, detail: bool = True, **kwargs: Any) -> list[Any]:
+        vpath = self._norm(path)
+        with self._resolve(vpath, "read", "ls") as res:
+            assert res.st is not None
+            if not res.is_dir:
+                out = self._info_from(vpath, res.st)
+                self._set_count(1)
+                return [out] if detail else [vpath]
+            dfd = raw.open_dir_read_unchecked(res.parent, res.name)
+        try:
+            entries = self._list_fd(dfd, vpath, res.path, detail)
+        finally:
+            raw.close_unchecked(dfd)
+        self._set_count(len(entries))
+        return entries
+
+    def _list_fd(self, dfd: int, vpath: str, real: str, detail: bool) -> list[Any]:
+        out: list[Any] = []
+        for name, kind, st in raw.scandir_unchecked(dfd):
+            rpath = paths.join(real, name)
+            if not self._visible(rpath, kind == stat.S_IFDIR):
+                continue
+            shown = paths.join(vpath, name)
+            if vpath != real and not self._visible(shown, kind == stat.S_IFDIR):
+                continue
+            if not detail:
+                out.append(shown)
+            elif kind == stat.S_IFLNK:
+                assert st is not None
+                info = self._link_info(rpath, st)
+                info["name"] = shown
+                out.append(info)
+            else:
+                assert st is not None
+                out.append(self._info_from(shown, st))
+        return out
+
+    def _walk_fd(
+        self, dfd: int, vpath: str, depth: int, maxdepth: int | None
+    ) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
+        """Top-down walk of an open directory fd: (dir, subdir names, file names, name->kind).
+
+        Only real directories are descended (opened with O_NOFOLLOW on the parent fd); symlinks
+        are reported as files and never followed.
+        """
+        dirs: list[str] = []
+        files: list[str] = []
+        kinds: dict[str, int] = {}
+        for name, is_dir, is_link in raw.scandir_names_unchecked(dfd):
+            child = paths.join(vpath, name)
+            if not self._visible(child, is_dir):
+                continue
+            (dirs if is_dir else files).append(name)
+            kinds[name] = stat.S_IFDIR if is_dir else stat.S_IFLNK if is_link else 0
+        yield vpath, dirs, files, kinds
+        if maxdepth is not None and depth >= maxdepth:
+            return
+        for name in dirs:
+            try:
+                cfd = raw.open_dir_read_unchecked(dfd, name)
+            except OSError:  # vanished or swapped for a link since the listing: skip it
+                continue
+            try:
+                yield from self._walk_fd(cfd, paths.join(vpath, name), depth + 1, maxdepth)
+            finally:
+                raw.close_unchecked(cfd)
+
+    def _walk(
+        self, vpath: str, maxdepth: int | None
+    ) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
+        with self._resolve(vpath, "read", "walk") as res:
+            if not res.is_dir:
+                return
+            dfd = raw.open_dir_read_unchecked(res.parent, res.name)
+        try:
+            yield from self._walk_fd(dfd, vpath, 1, maxdepth)
+        finally:
+            raw.close_unchecked(dfd)
+
+    @_audited("walk")
+    def walk(
+        self,
+        path: Any,
+        maxdepth: int | None = None,
+        topdown: bool = True,
+        on_error: str = "omit",
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Like fsspec's walk, computed in full before it returns (so it is one audited call)."""
+        if maxdepth is not None and maxdepth < 1:
+            raise ValueError("maxdepth must be at least 1")
+        detail = kwargs.get("detail", False)
+        vpath = self._norm(path)
+        out: list[Any] = []
+        try:
+            for top, dirs, files, _ in self._walk(vpath, maxdepth):
+                if detail:
+                    out.append((top, self._details(top, dirs), self._details(top, files)))
+                else:
+                    out.append((top, dirs, files))
+        except (FileNotFoundError, NotADirectoryError):
+            if on_error == "raise":
+                raise
+        if not topdown:
+            out.reverse()
+        self._set_count(sum(len(d) + len(f) for _, d, f in out))
+        return iter(out)
+
+    def _details(self, top: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        return {n: self._entry_info(paths.join(top, n)) for n in names}
+
+    def _entry_info(self, vpath: str) -> dict[str, Any]:
+        with self._resolver.resolve(vpath, follow=False) as res:
+            if res.st is None:
+                raise errno_error(2, vpath)
+            if res.is_link:
+                return self._link_info(vpath, res.st)
+            return self._info_from(vpath, res.st)
+
+    @_audited("find")
+    def find(
+        self,
+        path: Any,
+        maxdepth: int | None = None,
+        withdirs: bool = False,
+        detail: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        if maxdepth is not None and maxdepth < 1:
+            raise ValueError("maxdepth must be at least 1")
+        vpath = self._norm(path)
+        found: list[str] = []
+        try:
+            with self._resolve(vpath, "read", "find") as res:
+                is_dir = res.is_dir
+        except FileNotFoundError:
+            is_dir = None
+        if is_dir is False:
+            found.append(vpath)
+        elif is_dir:
+            if withdirs and vpath:
+                found.append(vpath)
+            for top, dirs, files, _ in self._walk(vpath, maxdepth):
+                if withdirs:
+                    found.extend(paths.join(top, d) for d in dirs)
+                found.extend(paths.join(top, f) for f in files)
+        found.sort()
+        self._set_count(len(found))
+        if detail:
+            return {p: self._entry_info(p) for p in found}
+        return found
+
+    @_audited("exists")
+    def exists(self, path: Any, **kwargs: Any) -> bool:
+        return self._probe(path, follow=True) is not None
+
+    @_audited("lexists")
+    def lexists(self, path: Any, **kwargs: Any) -> bool:
+        return self._probe(path, follow=False) is not None
+
+    @_audited("isdir")
+    def isdir(self, path: Any) -> bool:
+        st = self._probe(path, follow=True)
+        return st is not None and stat.S_ISDIR(st.st_mode)
+
+    @_audited("isfile")
+    def isfile(self, path: Any) -> bool:
+        st = self._probe(path, follow=True)
+        return st is not None and stat.S_ISREG(st.st_mode)
+
+    @_audited("islink")
+    def islink(self, path: Any) -> bool:
+        st = self._probe(path, follow=False)
+        return st is not None and stat.S_ISLNK(st.st_mode)
+
+    def _probe(self, path: Any, *, follow: bool) -> os.stat_result | None:
+        """stat for the boolean queries: a refusal reads as "absent" (and is audited as deny)."""
+        try:
+            vpath = self._norm(path)
+            with self._resolve(vpath, "read", "stat", follow=follow) as res:
+                return res.st
+        except InvalidPathError:
+            raise
+        except OSError as exc:  # absent, not a directory, a loop, an escape, denied: "no"
+            call = self._call()
+            if isinstance(exc, JailError) and call is not None:
+                call.verdict = exc
+            return None
+
+    @_audited("created")
+    def created(self, path: Any) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self.info(path)["created"], tz=_dt.UTC)
+
+    @_audited("modified")
+    def modified(self, path: Any) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self.info(path)["mtime"], tz=_dt.UTC)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _open_regular(self, res: Resolved, vpath: str, flags: int) -> int:
+        """Open the resolved final entry as a regular file (never a FIFO, socket or device)."""
+        assert res.st is not None
+        kind = stat.S_IFMT(res.st.st_mode)
+        if kind == stat.S_IFDIR:
+            raise errno_error(21, vpath)
+        if kind != stat.S_IFREG:
+            raise UnsupportedFileType(vpath, _TYPE_NAMES.get(kind, "special file"))
+        fd = raw.open_file_unchecked(res.parent, res.name, flags)
+        st = raw.fstat_unchecked(fd)
+        if not stat.S_ISREG(st.st_mode):  # swapped after the check above (O_NONBLOCK: no hang)
+            raw.close_unchecked(fd)
+            raise UnsupportedFileType(
+                vpath, _TYPE_NAMES.get(stat.S_IFMT(st.st_mode), "special file")
+            )
+        return fd
+
+    def _check_read_size(self, vpath: str, size: int) -> None:
+        limit = self.max_file_size
+        if limit is not None and size > limit:
+            raise QuotaExceeded(
+                "max_file_size",
+                f"'{vpath}' is {size} bytes, over max_file_size ({limit} bytes) by {size - limit}",
+                excess=size - limit,
+            )
+
+    @_audited("cat_file")
+    def cat_file(
+        self, path: Any, start: int | None = None, end: int | None = None, **kwargs: Any
+    ) -> bytes:
+        vpath = self._norm(path)
+        with self._resolve(vpath, "read", "cat_file") as res:
+            fd = self._open_regular(res, vpath, os.O_RDONLY)
+        try:
+            size = raw.fstat_unchecked(fd).st_size
+            lo = 0 if start is None else (start if start >= 0 else max(size + start, 0))
+            hi = size if end is None else (end if end >= 0 else max(size + end, 0))
+            hi = min(hi, size)
+            self._check_read_size(vpath, max(hi - lo, 0))
+            data = _read_range(fd, lo, hi)
+        finally:
+            raw.close_unchecked(fd)
+        self._add_bytes(len(data))
+        return data
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _reserve(self, vpath: str, size: int, grow: int | None = None) -> None:
+        """Refuse a write that makes ``vpath`` ``size`` bytes (``grow`` of them new) if that
+        passes ``max_file_size`` or ``write_quota``; otherwise count ``grow`` against the quota.
+        Called before any byte moves."""
+        limit = self.max_file_size
+        if limit is not None and size > limit:
+            raise QuotaExceeded(
+                "max_file_size",
+                f"writing '{vpath}' makes it {size} bytes, over max_file_size ({limit} bytes) "
+                f"by {size - limit}",
+                excess=size - limit,
+            )
+        quota = self.write_quota
+        if quota is None:
+            return
+        grow = size if grow is None else grow
+        with self._quota_lock:
+            total = self._written + grow
+            if total > quota:
+                raise QuotaExceeded(
+                    "write_quota",
+                    f"writing {grow} bytes to '{vpath}' passes write_quota ({quota} bytes, "
+                    f"{self._written} used) by {total - quota}",
+                    excess=total - quota,
+                )
+            self._written = total
+
+    def _release(self, size: int) -> None:
+        if self.write_quota is not None and size:
+            with self._quota_lock:
+                self._written -= size
+
+    def _writable_target(self, vpath: str, op: str) -> Resolved:
+        """Resolve a file about to be written: parents created, type and link count checked."""
+        res = self._resolve(vpath, "write", op, create_parents=True, must_exist=False)
+        try:
+            if res.st is not None:
+                kind = stat.S_IFMT(res.st.st_mode)
+                if kind == stat.S_IFDIR:
+                    raise errno_error(21, vpath)
+                if kind != stat.S_IFREG:
+                    raise UnsupportedFileType(vpath, _TYPE_NAMES.get(kind, "special file"))
+                if res.st.st_nlink > 1:
+                    raise HardlinkRefused(vpath)
+        except BaseException:
+            res.close()
+            raise
+        return res
+
+    def _temp_file(self, res: Resolved) -> tuple[int, str]:
+        """A new hidden temp file beside the target (same directory, so rename is atomic)."""
+        for _ in range(16):
+            name = TEMP_PREFIX + secrets.token_hex(8)
+            try:
+                mode = stat.S_IMODE(res.st.st_mode) if res.st is not None else 0o666
+                fd = raw.open_file_unchecked(
+                    res.parent, name, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode
+                )
+            except FileExistsError:
+                continue
+            return fd, name
+        raise errno_error(17, "temporary file")
+
+    def _commit(self, res: Resolved, temp: str, exclusive: bool, vpath: str) -> None:
+        """Move the finished temp file into place (rename, or link+unlink for exclusive)."""
+        if exclusive:
+            try:
+                raw.link_exclusive_unchecked(res.parent, temp, res.parent, res.name)
+            except FileExistsError:
+                raw.unlink_unchecked(res.parent, temp)
+                raise errno_error(17, vpath) from None
+            raw.unlink_unchecked(res.parent, temp)
+        else:
+            raw.rename_unchecked(res.parent, temp, res.parent, res.name)
+
+    @_audited("pipe_file")
+    def pipe_file(self, path: Any, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
+        vpath = self._norm(path)
+        data = bytes(value) if not isinstance(value, bytes) else value
+        with self._writable_target(vpath, "pipe_file") as res:
+            if mode == "create" and res.st is not None:
+                raise errno_error(17, vpath)
+            self._reserve(vpath, len(data))
+            fd, temp = self._temp_file(res)
+            try:
+                try:
+                    raw.write_all_unchecked(fd, data)
+                finally:
+                    raw.close_unchecked(fd)
+                self._commit(res, temp, mode == "create", vpath)
+            except BaseException:
+                _discard(res.parent, temp)
+                self._release(len(data))
+                raise
+        self._add_bytes(len(data))
+
+    @_audited("touch")
+    def touch(self, path: Any, truncate: bool = True, **kwargs: Any) -> None:
+        vpath = self._norm(path)
+        with self._writable_target(vpath, "touch") as res:
+            if res.st is not None and not truncate:
+                raw.utime_unchecked(res.parent, res.name)
+                return
+            fd, temp = self._temp_file(res)
+            raw.close_unchecked(fd)
+            try:
+                self._commit(res, temp, False, vpath)
+            except BaseException:
+                _discard(res.parent, temp)
+                raise
+
+    def _open(
+        self,
+        path: str,
+        mode: str = "rb",
+        block_size: int | None = None,
+        autocommit: bool = True,
+        cache_options: Any = None,
+        **kwargs: Any,
+    ) -> io.IOBase:
+        vpath = self._norm(path)
+        base = mode.replace("b", "").replace("t", "")
+        if base not in _MODES:
+            raise ValueError(f"unsupported mode {mode!r}")
+        kind, flags, plus = _MODES[base]
+        if kind == "read":
+            with self._resolve(vpath, "read", "open") as res:
+                fd = self._open_regular(res, vpath, flags)
+            try:
+                self._check_read_size(vpath, raw.fstat_unchecked(fd).st_size)
+            except BaseException:
+                raw.close_unchecked(fd)
+                raise
+            rawf: JailRawFile = JailRawFile(self, vpath, fd, "r+" if plus else "r")
+            if plus:
+                return _JailRandom(rawf)
+            return io.BufferedReader(rawf)
+        res = self._writable_target(vpath, "open")
+        try:
+            if kind == "update":  # r+: in place, must exist
+                if res.st is None:
+                    raise errno_error(2, vpath)
+                fd = self._open_regular(res, vpath, flags)
+                rawf = JailRawFile(self, vpath, fd, "r+")
+                rawf.size = res.st.st_size
+                res.close()
+                return _JailRandom(rawf)
+            if kind == "append":
+                if res.st is None:
+                    fd = raw.open_file_unchecked(res.parent, res.name, flags | os.O_CREAT)
+                else:
+                    fd = self._open_regular(res, vpath, flags)
+                rawf = JailRawFile(self, vpath, fd, "a+" if plus else "a")
+                rawf.size = raw.fstat_unchecked(fd).st_size
+                res.close()
+                return _JailRandom(rawf) if plus else _JailWriter(rawf)
+            # "w" and "x": a hidden temp file, moved into place when closed.
+            if kind == "exclusive" and res.st is not None:
+                raise errno_error(17, vpath)
+            fd, temp = self._temp_file(res)
+        except BaseException:
+            res.close()
+            raise
+        rawf = JailRawFile(
+            self, vpath, fd, "w+" if plus else "w", target=res, temp=temp,
+            exclusive=kind == "exclusive", autocommit=autocommit,
+        )  # fmt: skip
+        return _JailRandom(rawf) if plus else _JailWriter(rawf)
+
+    @_audited("open")
+    def open(
+        self,
+        path: Any,
+        mode: str = "rb",
+        block_size: int | None = None,
+        cache_options: Any = None,
+        compression: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        text_kwargs = {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
+        binary_mode = mode.replace("t", "") if "b" in mode else mode.replace("t", "") + "b"
+        autocommit = kwargs.pop("autocommit", not self._intrans)
+        f: Any = self._open(path, binary_mode, block_size, autocommit, cache_options, **kwargs)
+        if not autocommit and "r" not in mode:
+            self.transaction.files.append(f.raw if hasattr(f, "raw") else f)
+        if compression is not None:
+            from fsspec.compression import compr
+            from fsspec.core import get_compression
+
+            f = compr[get_compression(paths.normalize(path), compression)](f, mode=mode[0])
+        if "b" not in mode:
+            text_kwargs.setdefault("encoding", "utf-8")
+            return _JailText(f, **text_kwargs)
+        return f
+
+    def _file_closed(self, f: JailRawFile, error: BaseException | None) -> None:
+        """The ``close`` record of a file object, with the bytes it moved.
+
+        A file opened and closed inside another public call (read_text, get, put, ...) adds its
+        bytes to that call's record instead."""
+        outer = f.outer
+        if outer is not None and outer.op != "open" and self._call() is outer and error is None:
+            outer.nbytes = (outer.nbytes or 0) + f.bytes_read + f.bytes_written
+            return
+        call = _Call("close", f.vpath, None)
+        call.nbytes = f.bytes_read + f.bytes_written
+        call.tool = f.tool
+        self._finish(call, f.opened_ns, error)
+
+    # -- directories ---------------------------------------------------------------------------
+
+    @_audited("mkdir")
+    def mkdir(self, path: Any, create_parents: bool = True, **kwargs: Any) -> None:
+        vpath = self._norm(path)
+        self._mkdir(vpath, parents=create_parents, exist_ok=False)
+
+    @_audited("makedirs")
+    def makedirs(self, path: Any, exist_ok: bool = False) -> None:
+        vpath = self._norm(path)
+        self._mkdir(vpath, parents=True, exist_ok=exist_ok)
+
+    def _mkdir(self, vpath: str, *, parents: bool, exist_ok: bool) -> None:
+        if getattr(self._tls, "dry", None) is not None:
+            self._dry_check("write", vpath)
+            return
+        decision = self.policy.check("write", vpath, is_dir=True)
+        if not decision.allowed:
+            raise self._deny("mkdir", decision)
+        with self._resolver.resolve(vpath, follow=True, create_parents=parents) as res:
+            call = self._call()
+            if call is not None:
+                call.resolved = res.path
+            if res.path != vpath:
+                decision = self.policy.check("write", vpath, is_dir=True, resolved=res.path)
+                if not decision.allowed:
+                    raise self._deny("mkdir", decision)
+            if res.st is not None:
+                if exist_ok and res.is_dir:
+                    return
+                raise errno_error(17, vpath)
+            if not vpath:
+                return
+            try:
+                raw.mkdir_unchecked(res.parent, res.name)
+            except FileExistsError:
+                if not exist_ok:
+                    raise
+                # raced by another process: fine only if it is a real directory now
+                st = raw.lstat_unchecked(res.parent, res.name)
+                if not stat.S_ISDIR(st.st_mode):
+                    raise
+
+    @_audited("rmdir")
+    def rmdir(self, path: Any) -> None:
+        vpath = self._norm(path)
+        self._refuse_root(vpath, "rmdir")
+        with self._resolve(vpath, "write", "rmdir", follow=False) as res:
+            raw.rmdir_unchecked(res.parent, res.name)
+
+    def _refuse_root(self, vpath: str, op: str) -> None:
+        if not vpath:
+            raise AccessDenied(op, "/", "root", f"{op} of the jail's root is refused")
+
+    @_audited("rm_file")
+    def rm_file(self, path: Any) -> None:
+        vpath = self._norm(path)
+        if getattr(self._tls, "dry", None) is not None:
+            self._dry_check("write", vpath)
+            return
+        self._refuse_root(vpath, "rm_file")
+        with self._resolve(vpath, "write", "rm_file", follow=False) as res:
+            if res.is_dir:
+                raise errno_error(21, vpath)
+            raw.unlink_unchecked(res.parent, res.name)
+
+    def _rm(self, path: Any) -> None:
+        self.rm_file(path)
+
+    def _tree(self, vpath: str, maxdepth: int | None) -> list[tuple[str, bool]]:
+        """Every member of directory ``vpath`` (itself included), deepest first, for removal."""
+        members: list[tuple[str, bool]] = []
+        for top, dirs, files, _ in self._walk_all(vpath, maxdepth):
+            members.append((top, True))
+            members.extend((paths.join(top, f), False) for f in files)
+            del dirs  # descended by _walk_all
+        members.reverse()
+        return members
+
+    def _walk_all(
+        self, vpath: str, maxdepth: int | None
+    ) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
+        """Like _walk, but hidden entries are included: a remove must see what it would leave."""
+        with self._resolver.resolve(vpath, follow=False) as res:
+            dfd = raw.open_dir_read_unchecked(res.parent, res.name)
+        try:
+            yield from _walk_fd_all(dfd, vpath, 1, maxdepth)
+        finally:
+            raw.close_unchecked(dfd)
+
+    @_audited("rm")
+    def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
+        plan: list[tuple[str, bool]] = []
+        for vpath in self._expand_targets(path):
+            self._refuse_root(vpath, "rm")
+            with self._resolve(vpath, "write", "rm", follow=False) as res:
+                real_dir = res.is_dir
+            if not real_dir:
+                plan.append((vpath, False))
+            elif not recursive:
+                raise IsADirectoryError(21, "is a directory; use recursive=True", vpath)
+            else:
+                plan.extend(self._tree(vpath, maxdepth))
+        self._check_members("rm", plan)
+        if getattr(self._tls, "dry", None) is not None:
+            return
+        for member, is_dir in plan:
+            with self._resolver.resolve(member, follow=False) as res:
+                if res.st is None:
+                    continue
+                if is_dir and res.is_dir:
+                    raw.rmdir_unchecked(res.parent, res.name)
+                elif not res.is_dir:
+                    raw.unlink_unchecked(res.parent, res.name)
+                else:  # a file became a directory since the plan: leave it, say so
+                    raise errno_error(21, member)
+        self._set_count(len(plan))
+
+    def _check_members(self, op: str, members: list[tuple[str, bool]]) -> None:
+        """All or nothing: every member of a recursive change must be writable, else none is
+        changed. A refused member that is hidden from the agent is not named in the error."""
+        for member, is_dir in members:
+            decision = self.policy.check("write", member, is_dir=is_dir)
+            if decision.allowed:
+                continue
+            if self._visible(member, is_dir):
+                raise self._deny(op, decision)
+            top = min((m for m, _ in members), key=len)
+            raise AccessDenied(
+                op, top, str(decision.rule),
+                f"{op} '{top}' is refused: it contains entries the jail may not change",
+            )  # fmt: skip
+
+    def _expand_targets(self, path: Any) -> list[str]:
+        items = path if isinstance(path, list | tuple) else [path]
+        out: list[str] = []
+        for item in items:
+            text = paths.to_str(item)
+            if any(c in text for c in "*?["):
+                matches = self.glob(text)
+                if not matches:
+                    raise errno_error(2, paths.normalize(text))
+                out.extend(matches)
+            else:
+                out.append(self._norm(text))
+        return out
+
+    # -- copy, move, link --------------------------------------------------------------------
+
+    @_audited("cp_file", 0, 1)
+    def cp_file(self, path1: Any, path2: Any, **kwargs: Any) -> None:
+        src = self._norm(path1)
+        dst = self._norm(path2)
+        if getattr(self._tls, "dry", None) is not None:
+            self._dry_check("read", src)
+            self._dry_check("write", dst)
+            return
+        with self._resolve(src, "read", "cp_file") as sres:
+            fd = -1 if sres.is_dir else self._open_regular(sres, src, os.O_RDONLY)
+        if fd < 0:  # a directory: copied as a directory, like LocalFileSystem
+            self._mkdir(dst, parents=True, exist_ok=True)
+            return
+        try:
+            size = raw.fstat_unchecked(fd).st_size
+            self._check_read_size(src, size)
+            with self._writable_target(dst, "cp_file") as dres:
+                self._reserve(dst, size)
+                out, temp = self._temp_file(dres)
+                try:
+                    try:
+                        copied = _copy_fd(fd, out)
+                    finally:
+                        raw.close_unchecked(out)
+                    self._commit(dres, temp, False, dst)
+                except BaseException:
+                    _discard(dres.parent, temp)
+                    self._release(size)
+                    raise
+        finally:
+            raw.close_unchecked(fd)
+        self._add_bytes(copied)
+
+    def _dry_check(self, access: Access, vpath: str) -> None:
+        decision = self.policy.check(access, vpath, is_dir=False)
+        if not decision.allowed and (access == "write" or decision.rule.list != "read"):
+            raise self._deny("copy" if access == "read" else "write", decision)
+
+    def _checked_twice(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a recursive fsspec operation as a dry run (policy only), then for real."""
+        self._tls.dry = True
+        try:
+            fn(*args, **kwargs)
+        finally:
+            self._tls.dry = None
+        return fn(*args, **kwargs)
+
+    @_audited("copy", 0, 1)
+    def copy(self, path1: Any, path2: Any, recursive: bool = False, **kwargs: Any) -> None:
+        return cast(
+            None,
+            self._checked_twice(super().copy, path1, path2, recursive=recursive, **kwargs),
+        )
+
+    @_audited("put", 1, 0)
+    def put(self, lpath: Any, rpath: Any, recursive: bool = False, **kwargs: Any) -> None:
+        return cast(
+            None, self._checked_twice(super().put, lpath, rpath, recursive=recursive, **kwargs)
+        )
+
+    @_audited("put_file", 1, 0)
+    def put_file(self, lpath: Any, rpath: Any, **kwargs: Any) -> None:
+        if getattr(self._tls, "dry", None) is not None:
+            self._dry_check("write", self._norm(rpath))
+            return
+        super().put_file(lpath, rpath, **kwargs)
+
+    @_audited("mv", 0, 1)
+    def mv(
+        self,
+        path1: Any,
+        path2: Any,
+        recursive: bool = False,
+        maxdepth: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        src = self._norm(path1)
+        dst = self._norm(path2)
+        self._refuse_root(src, "mv")
+        self._refuse_root(dst, "mv")
+        if src == dst:
+            return
+        with self._resolve(src, "write", "mv", follow=False) as sres:
+            src_is_dir = sres.is_dir
+        # Into an existing directory, like shutil.move.
+        try:
+            with self._resolver.resolve(dst, follow=True) as probe:
+                if probe.is_dir:
+                    dst = paths.join(dst, paths.basename(src))
+        except FileNotFoundError:
+            pass
+        if paths.is_within(dst, src):
+            raise OSError(22, "cannot move a directory into itself", dst)
+        members = self._tree(src, None) if src_is_dir else [(src, False)]
+        # every member leaves its name and takes a new one: both must be writable
+        self._check_members("mv", members + [(dst + m[len(src) :], d) for m, d in members])
+        with (
+            self._resolve(src, "write", "mv", follow=False) as sres,
+            self._resolve(dst, "write", "mv", create_parents=True, must_exist=False) as dres,
+        ):
+            if dres.st is not None and stat.S_ISDIR(dres.st.st_mode) != src_is_dir:
+                raise errno_error(21 if dres.is_dir else 20, dst)
+            raw.rename_unchecked(sres.parent, sres.name, dres.parent, dres.name)
+        self._set_count(len(members))
+
+    def move(self, path1: Any, path2: Any, **kwargs: Any) -> None:
+        self.mv(path1, path2, **kwargs)
+
+    def rename(self, path1: Any, path2: Any, **kwargs: Any) -> None:
+        self.mv(path1, path2, **kwargs)
+
+    @_audited("symlink", 1, 0)
+    def symlink(self, target: Any, path: Any, **kwargs: Any) -> None:
+        """Create a symlink at ``path`` to ``target`` (only when enabled; relative, inside)."""
+        vpath = self._norm(path)
+        if not self.allow_symlink_creation:
+            raise AccessDenied(
+                "symlink", vpath, "allow_symlink_creation", "creating symlinks is disabled"
+            )
+        text = paths.to_str(target)
+        resolved = paths.symlink_target(vpath, text)  # absolute or climbing: an escape
+        self._precheck("read", resolved, "symlink")
+        with self._resolve(vpath, "write", "symlink", follow=False, must_exist=False) as res:
+            if res.st is not None:
+                raise errno_error(17, vpath)
+            raw.symlink_unchecked(text, res.parent, res.name)
+
+    @_audited("chmod")
+    def chmod(self, path: Any, mode: int) -> None:
+        vpath = self._norm(path)
+        with self._resolve(vpath, "write", "chmod") as res:
+            if res.is_dir:
+                fd = raw.open_dir_read_unchecked(res.parent, res.name)
+            else:
+                fd = self._open_regular(res, vpath, os.O_RDONLY)
+        try:
+            raw.fchmod_unchecked(fd, mode)
+        finally:
+            raw.close_unchecked(fd)
+
+
+class _ToolScope:
+    def __init__(self, tls: threading.local, name: str | None) -> None:
+        self._tls = tls
+        self._name = name
+        self._prev: str | None = None
+
+    def __enter__(self) -> None:
+        self._prev = getattr(self._tls, "tool", None)
+        self._tls.tool = self._name
+
+    def __exit__(self, *exc: object) -> None:
+        self._tls.tool = self._prev
+
+
+# Inherited fsspec methods that are public calls of their own: one record each. Their inner
+# calls (cat -> cat_file, get -> open ...) pass through the native methods above and the resolver.
+_INHERITED: dict[str, tuple[int | None, int | None]] = {
+    "cat": (0, None), "cat_ranges": (0, None), "pipe": (0, None), "head": (0, None),
+    "tail": (0, None), "read_text": (0, None), "write_text": (0, None), "read_bytes": (0, None),
+    "write_bytes": (0, None), "get": (0, 1), "get_file": (0, 1), "expand_path": (0, None),
+    "size": (0, None), "sizes": (0, None), "checksum": (0, None), "ukey": (0, None),
+    "du": (0, None), "disk_usage": (0, None), "glob": (0, None), "listdir": (0, None),
+    "stat": (0, None), "makedir": (0, None), "mkdirs": (0, None), "cp": (0, 1),
+    "delete": (0, None), "upload": (1, 0), "download": (0, 1), "tree": (0, None),
+    "read_block": (0, None),
+}  # fmt: skip
+for _name, (_p, _d) in _INHERITED.items():
+    setattr(JailFileSystem, _name, _audited(_name, _p, _d)(getattr(AbstractFileSystem, _name)))
+del _name, _p, _d
+
+
+# -- file objects ------------------------------------------------------------------------------
+
+# mode -> (kind, open flags for an existing file, "+")
+_MODES: dict[str, tuple[str, int, bool]] = {
+    "r": ("read", os.O_RDONLY, False),
+    "r+": ("update", os.O_RDWR, True),
+    "w": ("write", os.O_RDWR, False),
+    "w+": ("write", os.O_RDWR, True),
+    "x": ("exclusive", os.O_RDWR, False),
+    "x+": ("exclusive", os.O_RDWR, True),
+    "a": ("append", os.O_WRONLY | os.O_APPEND, False),
+    "a+": ("append", os.O_RDWR | os.O_APPEND, True),
+}
+
+
+class JailRawFile(io.FileIO):
+    """An open file of the jail: size limits on every write, audit record on close.
+
+    "w"/"x" files are written to a hidden temp file beside the target and moved into place when
+    closed (atomic); closing after an exception or a refused write discards them instead.
+    """
+
+    def __init__(
+        self,
+        fs: JailFileSystem,
+        vpath: str,
+        fd: int,
+        mode: str,
+        *,
+        target: Resolved | None = None,
+        temp: str | None = None,
+        exclusive: bool = False,
+        autocommit: bool = True,
+    ) -> None:
+        super().__init__(fd, mode, closefd=True)
+        self.fs = fs
+        self.vpath = vpath
+        self.path = vpath
+        self.size = 0
+        self.bytes_read = 0
+        self.bytes_written = 0
+        self.reserved = 0
+        self.target = target
+        self.temp = temp
+        self.exclusive = exclusive
+        self.autocommit = autocommit
+        self.failed = False
+        self.finished = False
+        self.opened_ns = time.perf_counter_ns()
+        self.tool: str | None = getattr(fs._tls, "tool", None)
+        self.outer = fs._call()  # the public call that opened this file
+
+    def readinto(self, buffer: Any) -> int | None:
+        n = super().readinto(buffer)
+        if n:
+            self.bytes_read += n
+        return n
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        self.bytes_read += len(data)
+        return data
+
+    def write(self, data: Any, /) -> int:
+        view = memoryview(data)
+        end = self.tell() + len(view)
+        grow = max(0, end - max(self.size, 0))
+        if grow:
+            try:
+                self.fs._reserve(self.vpath, end, grow)
+            except QuotaExceeded:
+                self.failed = True
+                raise
+            self.reserved += grow
+            self.size = end
+        n = super().write(view) or 0
+        self.bytes_written += n
+        return n
+
+    def truncate(self, size: int | None = None) -> int:
+        result = super().truncate(size)
+        self.size = result
+        return result
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        error: BaseException | None = None
+        try:
+            super().close()
+        except BaseException as exc:
+            error = exc
+        if self.autocommit and error is None and not self.failed:
+            try:
+                self.commit()
+            except BaseException as exc:
+                error = exc
+        elif self.autocommit:
+            self.discard()
+        self.fs._file_closed(self, error)
+        if error is not None:
+            raise error
+
+    def commit(self) -> None:
+        """Move the written temp file into place (transactions call this at their end)."""
+        if self.finished or self.target is None or self.temp is None:
+            self._release_target()
+            return
+        try:
+            self.fs._commit(self.target, self.temp, self.exclusive, self.vpath)
+        except BaseException:
+            _discard(self.target.parent, self.temp)
+            self.fs._release(self.reserved)
+            raise
+        finally:
+            self._release_target()
+
+    def discard(self) -> None:
+        """Drop the temp file: the target keeps its old content."""
+        if not self.finished and self.target is not None and self.temp is not None:
+            _discard(self.target.parent, self.temp)
+            self.fs._release(self.reserved)
+        self._release_target()
+
+    def _release_target(self) -> None:
+        self.finished = True
+        if self.target is not None:
+            self.target.close()
+
+
+def _discard_on_error(f: Any, exc_type: object) -> None:
+    if exc_type is not None and isinstance(f.raw, JailRawFile):
+        f.raw.failed = True
+
+
+class _JailWriter(io.BufferedWriter):
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        _discard_on_error(self, exc_type)
+        super().__exit__(exc_type, *rest)
+
+
+class _JailRandom(io.BufferedRandom):
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        _discard_on_error(self, exc_type)
+        super().__exit__(exc_type, *rest)
+
+
+class _JailText(io.TextIOWrapper):
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        buffer = self.buffer
+        if exc_type is not None and hasattr(buffer, "raw"):
+            _discard_on_error(buffer, exc_type)
+        super().__exit__(exc_type, *rest)
+
+
+# -- fd helpers ------------------------------------------------------------------------------
+
+
+def _read_range(fd: int, lo: int, hi: int) -> bytes:
+    if hi <= lo:
+        return b""
+    chunks: list[bytes] = []
+    pos = lo
+    while pos < hi:
+        chunk = raw.pread_unchecked(fd, min(hi - pos, 1 << 26), pos)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        pos += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _copy_fd(src: int, dst: int) -> int:
+    total = 0
+    while True:
+        chunk = raw.read_unchecked(src, COPY_CHUNK)
+        if not chunk:
+            return total
+        total += raw.write_all_unchecked(dst, chunk)
+
+
+def _discard(dir_fd: int, temp: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        raw.unlink_unchecked(dir_fd, temp)
+
+
+def _walk_fd_all(
+    dfd: int, vpath: str, depth: int, maxdepth: int | None
+) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
+    dirs: list[str] = []
+    files: list[str] = []
+    for name, is_dir, _ in raw.scandir_names_unchecked(dfd):
+        (dirs if is_dir else files).append(name)
+    yield vpath, dirs, files, {}
+    if maxdepth is not None and depth >= maxdepth:
+        return
+    for name in dirs:
+        cfd = raw.open_dir_read_unchecked(dfd, name)
+        try:
+            yield from _walk_fd_all(cfd, paths.join(vpath, name), depth + 1, maxdepth)
+        finally:
+            raw.close_unchecked(cfd)
