@@ -14,9 +14,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import stat
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -56,12 +56,17 @@ HAVE_OPENAT2 = _libc is not None
 _HOW_SIZE = ctypes.sizeof(_OpenHow)
 
 
+_HOWS: dict[tuple[int, int], Any] = {}  # (flags, resolve) -> byref(open_how), built once each
+
+
 def openat2_unchecked(dir_fd: int, path: str, flags: int, resolve: int) -> int:
     """``openat2(dir_fd, path, {flags, 0, resolve})``; raises OSError with the kernel's errno."""
     if _libc is None:
         raise OSError(errno.ENOSYS, "openat2 is not available")
-    how = _OpenHow(flags | O_CLOEXEC, 0, resolve)
-    fd = _syscall(_SYS_OPENAT2, dir_fd, os.fsencode(path), ctypes.byref(how), _HOW_SIZE)
+    how = _HOWS.get((flags, resolve))
+    if how is None:
+        how = _HOWS[flags, resolve] = ctypes.byref(_OpenHow(flags | O_CLOEXEC, 0, resolve))
+    fd = _syscall(_SYS_OPENAT2, dir_fd, path.encode("utf-8", "surrogateescape"), how, _HOW_SIZE)
     if fd < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
@@ -176,28 +181,21 @@ def fchmod_unchecked(fd: int, mode: int) -> None:
     os.fchmod(fd, mode)
 
 
-def scandir_unchecked(dir_fd: int) -> Iterator[tuple[str, int, os.stat_result | None]]:
-    """Entries of the directory open as ``dir_fd``: (name, S_IFMT type bits, lstat or None).
+def scandir_unchecked(
+    dir_fd: int, with_stat: bool
+) -> Iterator[tuple[str, bool, bool, os.stat_result | None]]:
+    """Entries of the directory open as ``dir_fd``: (name, is_dir, is_symlink, lstat or None).
 
-    The lstat is taken with ``dir_fd`` and the entry name, never through a path string; an
-    entry that vanished in between is skipped.
+    Types come from d_type where the filesystem gives it; the lstat (only ``with_stat``) is an
+    fstatat on ``dir_fd`` and the entry name, never a path string. An entry that vanished in
+    between is skipped.
     """
-    with os.scandir(dir_fd) as it:
-        for entry in it:
-            try:
-                st = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            yield entry.name, stat.S_IFMT(st.st_mode), st
-
-
-def scandir_names_unchecked(dir_fd: int) -> Iterator[tuple[str, bool, bool]]:
-    """Entries of ``dir_fd`` as (name, is_dir, is_symlink) from d_type, without a stat each."""
     with os.scandir(dir_fd) as it:
         for entry in it:
             try:
                 is_link = entry.is_symlink()
                 is_dir = not is_link and entry.is_dir(follow_symlinks=False)
-            except OSError:
+                st = entry.stat(follow_symlinks=False) if with_stat else None
+            except FileNotFoundError:
                 continue
-            yield entry.name, is_dir, is_link
+            yield entry.name, is_dir, is_link, st

@@ -111,6 +111,8 @@ def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> 
                 self._finish(call, start, exc)
                 raise
             tls.call = None
+            if isinstance(result, list | dict):
+                call.count = len(result)
             self._finish(call, start, None)
             return result
 
@@ -504,65 +506,80 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return entries
 
     def _list_fd(self, dfd: int, vpath: str, real: str, detail: bool) -> list[Any]:
-        out: list[Any] = []
-        for name, kind, st in raw.scandir_unchecked(dfd):
-            rpath = paths.join(real, name)
-            if not self._visible(rpath, kind == stat.S_IFDIR):
-                continue
-            shown = paths.join(vpath, name)
-            if vpath != real and not self._visible(shown, kind == stat.S_IFDIR):
-                continue
-            if not detail:
-                out.append(shown)
-            elif kind == stat.S_IFLNK:
-                assert st is not None
-                info = self._link_info(rpath, st)
-                info["name"] = shown
-                out.append(info)
-            else:
-                assert st is not None
-                out.append(self._info_from(shown, st))
-        return out
+        _, dirs, files, infos = self._scan(dfd, vpath, real, detail)
+        if not detail:
+            return [paths.join(vpath, n) for n in dirs + files]
+        return [infos[n] for n in dirs + files]
 
-    def _walk_fd(
-        self, dfd: int, vpath: str, depth: int, maxdepth: int | None
-    ) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
-        """Top-down walk of an open directory fd: (dir, subdir names, file names, name->kind).
+    def _scan(
+        self, dfd: int, vpath: str, real: str, detail: bool
+    ) -> tuple[str, list[str], list[str], dict[str, dict[str, Any]]]:
+        """One directory as the agent sees it: (dir, subdir names, other names, name -> info).
 
-        Only real directories are descended (opened with O_NOFOLLOW on the parent fd); symlinks
-        are reported as files and never followed.
+        An entry is shown only if it is visible both under the name asked for (``vpath``) and
+        under its real place (``real``, differing when the walk came through a symlink).
         """
         dirs: list[str] = []
         files: list[str] = []
-        kinds: dict[str, int] = {}
-        for name, is_dir, is_link in raw.scandir_names_unchecked(dfd):
-            child = paths.join(vpath, name)
-            if not self._visible(child, is_dir):
+        infos: dict[str, dict[str, Any]] = {}
+        aliased = vpath != real
+        for name, is_dir, is_link, st in raw.scandir_unchecked(dfd, detail):
+            rpath = paths.join(real, name)
+            if not self._visible(rpath, is_dir):
+                continue
+            shown = paths.join(vpath, name)
+            if aliased and not self._visible(shown, is_dir):
                 continue
             (dirs if is_dir else files).append(name)
-            kinds[name] = stat.S_IFDIR if is_dir else stat.S_IFLNK if is_link else 0
-        yield vpath, dirs, files, kinds
+            if detail:
+                assert st is not None
+                if is_link:
+                    info = self._link_info(rpath, st)
+                    info["name"] = shown
+                else:
+                    info = self._info_from(shown, st)
+                infos[name] = info
+        return vpath, dirs, files, infos
+
+    def _walk_fd(
+        self, dfd: int, vpath: str, real: str, depth: int, maxdepth: int | None, detail: bool
+    ) -> Iterator[tuple[str, list[str], list[str], dict[str, dict[str, Any]]]]:
+        """Top-down walk of an open directory fd, as the agent sees it (see :meth:`_scan`).
+
+        Only real directories are descended (opened with O_NOFOLLOW on the parent fd); symlinks
+        are reported among the files and never followed.
+        """
+        top = self._scan(dfd, vpath, real, detail)
+        yield top
         if maxdepth is not None and depth >= maxdepth:
             return
-        for name in dirs:
+        for name in top[1]:
             try:
                 cfd = raw.open_dir_read_unchecked(dfd, name)
             except OSError:  # vanished or swapped for a link since the listing: skip it
                 continue
             try:
-                yield from self._walk_fd(cfd, paths.join(vpath, name), depth + 1, maxdepth)
+                yield from self._walk_fd(
+                    cfd,
+                    paths.join(vpath, name),
+                    paths.join(real, name),
+                    depth + 1,
+                    maxdepth,
+                    detail,
+                )
             finally:
                 raw.close_unchecked(cfd)
 
     def _walk(
-        self, vpath: str, maxdepth: int | None
-    ) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
+        self, vpath: str, maxdepth: int | None, detail: bool = False
+    ) -> Iterator[tuple[str, list[str], list[str], dict[str, dict[str, Any]]]]:
         with self._resolve(vpath, "read", "walk") as res:
             if not res.is_dir:
                 return
             dfd = raw.open_dir_read_unchecked(res.parent, res.name)
+            real = res.path
         try:
-            yield from self._walk_fd(dfd, vpath, 1, maxdepth)
+            yield from self._walk_fd(dfd, vpath, real, 1, maxdepth, detail)
         finally:
             raw.close_unchecked(dfd)
 
@@ -578,13 +595,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """Like fsspec's walk, computed in full before it returns (so it is one audited call)."""
         if maxdepth is not None and maxdepth < 1:
             raise ValueError("maxdepth must be at least 1")
-        detail = kwargs.get("detail", False)
+        detail = bool(kwargs.get("detail", False))
         vpath = self._norm(path)
         out: list[Any] = []
         try:
-            for top, dirs, files, _ in self._walk(vpath, maxdepth):
+            for top, dirs, files, infos in self._walk(vpath, maxdepth, detail):
                 if detail:
-                    out.append((top, self._details(top, dirs), self._details(top, files)))
+                    out.append((top, {d: infos[d] for d in dirs}, {f: infos[f] for f in files}))
                 else:
                     out.append((top, dirs, files))
         except (FileNotFoundError, NotADirectoryError):
@@ -594,9 +611,6 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             out.reverse()
         self._set_count(sum(len(d) + len(f) for _, d, f in out))
         return iter(out)
-
-    def _details(self, top: str, names: list[str]) -> dict[str, dict[str, Any]]:
-        return {n: self._entry_info(paths.join(top, n)) for n in names}
 
     def _entry_info(self, vpath: str) -> dict[str, Any]:
         with self._resolver.resolve(vpath, follow=False) as res:
@@ -618,26 +632,54 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if maxdepth is not None and maxdepth < 1:
             raise ValueError("maxdepth must be at least 1")
         vpath = self._norm(path)
-        found: list[str] = []
-        try:
-            with self._resolve(vpath, "read", "find") as res:
-                is_dir = res.is_dir
-        except FileNotFoundError:
-            is_dir = None
-        if is_dir is False:
-            found.append(vpath)
-        elif is_dir:
-            if withdirs and vpath:
-                found.append(vpath)
-            for top, dirs, files, _ in self._walk(vpath, maxdepth):
-                if withdirs:
-                    found.extend(paths.join(top, d) for d in dirs)
-                found.extend(paths.join(top, f) for f in files)
-        found.sort()
+        found = self._find(vpath, maxdepth, withdirs, detail)
         self._set_count(len(found))
         if detail:
-            return {p: self._entry_info(p) for p in found}
-        return found
+            return found
+        return list(found)
+
+    def _find(
+        self, vpath: str, maxdepth: int | None, withdirs: bool, detail: bool
+    ) -> dict[str, dict[str, Any]]:
+        """Sorted {path: info} (info empty unless ``detail``) of everything visible below."""
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            res = self._resolve(vpath, "read", "find", follow=False)
+        except FileNotFoundError:
+            return found
+        with res:
+            assert res.st is not None
+            if not res.is_dir and not res.is_link:
+                found[vpath] = self._info_from(vpath, res.st) if detail else {}
+                return found
+            if res.is_link:
+                info = self._entry_info(vpath)
+                if info["type"] != "directory":  # a link to a file, or leading nowhere allowed
+                    found[vpath] = info if detail else {}
+                    return found
+            if withdirs and vpath:
+                found[vpath] = self._entry_info(vpath) if detail else {}
+        for top, dirs, files, infos in self._walk(vpath, maxdepth, detail):
+            for name in dirs if withdirs else ():
+                found[paths.join(top, name)] = infos.get(name, {})
+            for name in files:
+                found[paths.join(top, name)] = infos.get(name, {})
+        return dict(sorted(found.items()))
+
+    @_audited("du")
+    def du(
+        self,
+        path: Any,
+        total: bool = True,
+        maxdepth: int | None = None,
+        withdirs: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        vpath = self._norm(path)
+        found = self._find(vpath, maxdepth, withdirs, True)
+        sizes = {p: int(info["size"]) for p, info in found.items()}
+        self._set_count(len(sizes))
+        return sum(sizes.values()) if total else sizes
 
     @_audited("exists")
     def exists(self, path: Any, **kwargs: Any) -> bool:
@@ -956,7 +998,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def _mkdir(self, vpath: str, *, parents: bool, exist_ok: bool) -> None:
         if getattr(self._tls, "dry", None) is not None:
-            self._dry_check("write", vpath)
+            self._dry_check("write", vpath, is_dir=True)
             return
         decision = self.policy.check("write", vpath, is_dir=True)
         if not decision.allowed:
@@ -1095,11 +1137,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def cp_file(self, path1: Any, path2: Any, **kwargs: Any) -> None:
         src = self._norm(path1)
         dst = self._norm(path2)
-        if getattr(self._tls, "dry", None) is not None:
-            self._dry_check("read", src)
-            self._dry_check("write", dst)
-            return
+        dry = getattr(self._tls, "dry", None) is not None
         with self._resolve(src, "read", "cp_file") as sres:
+            if dry:
+                self._dry_check("write", dst, is_dir=sres.is_dir)
+                return
             fd = -1 if sres.is_dir else self._open_regular(sres, src, os.O_RDONLY)
         if fd < 0:  # a directory: copied as a directory, like LocalFileSystem
             self._mkdir(dst, parents=True, exist_ok=True)
@@ -1124,10 +1166,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raw.close_unchecked(fd)
         self._add_bytes(copied)
 
-    def _dry_check(self, access: Access, vpath: str) -> None:
-        decision = self.policy.check(access, vpath, is_dir=False)
-        if not decision.allowed and (access == "write" or decision.rule.list != "read"):
-            raise self._deny("copy" if access == "read" else "write", decision)
+    def _dry_check(self, access: Access, vpath: str, *, is_dir: bool = False) -> None:
+        """The policy half of a dry run (see :meth:`_checked_twice`): names only, no change."""
+        decision = self.policy.check(access, vpath, is_dir=is_dir)
+        if not decision.allowed:
+            raise self._deny("write", decision)
 
     def _checked_twice(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a recursive fsspec operation as a dry run (policy only), then for real."""
@@ -1253,7 +1296,7 @@ _INHERITED: dict[str, tuple[int | None, int | None]] = {
     "tail": (0, None), "read_text": (0, None), "write_text": (0, None), "read_bytes": (0, None),
     "write_bytes": (0, None), "get": (0, 1), "get_file": (0, 1), "expand_path": (0, None),
     "size": (0, None), "sizes": (0, None), "checksum": (0, None), "ukey": (0, None),
-    "du": (0, None), "disk_usage": (0, None), "glob": (0, None), "listdir": (0, None),
+    "disk_usage": (0, None), "glob": (0, None), "listdir": (0, None),
     "stat": (0, None), "makedir": (0, None), "mkdirs": (0, None), "cp": (0, 1),
     "delete": (0, None), "upload": (1, 0), "download": (0, 1), "tree": (0, None),
     "read_block": (0, None),
@@ -1454,7 +1497,7 @@ def _walk_fd_all(
 ) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
     dirs: list[str] = []
     files: list[str] = []
-    for name, is_dir, _ in raw.scandir_names_unchecked(dfd):
+    for name, is_dir, _, _ in raw.scandir_unchecked(dfd, False):
         (dirs if is_dir else files).append(name)
     yield vpath, dirs, files, {}
     if maxdepth is not None and depth >= maxdepth:

@@ -7,6 +7,7 @@ the root (that is a :class:`PathEscapeError`, never a silent clamp). Nothing her
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -51,6 +52,7 @@ def normalize(path: Any) -> str:
     return _normalize_text(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _normalize_text(text: str) -> str:
     if "\x00" in text:
         raise InvalidPathError("path contains a NUL byte")

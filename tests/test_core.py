@@ -1,0 +1,339 @@
+"""Core filesystem behaviour: modes, atomic writes, special files, links, root, listings."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import snapshot
+
+from jailfs import (
+    AccessDenied,
+    HardlinkRefused,
+    InvalidPathError,
+    JailFileSystem,
+    PathEscapeError,
+    UnsupportedFileType,
+)
+from jailfs.filesystem import TEMP_PREFIX
+
+Make = Callable[..., JailFileSystem]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    r = tmp_path / "root"
+    (r / "a" / "b").mkdir(parents=True)
+    (r / "a" / "b" / "f.txt").write_bytes(b"line1\nline2\n")
+    (r / "top.txt").write_text("top")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_bytes(b"OUTSIDE")
+    return r
+
+
+@pytest.fixture
+def fs(jail_factory: Make, root: Path, resolver: str) -> JailFileSystem:
+    return jail_factory(root, resolver=resolver, write=["**"], presets=())
+
+
+def temps(root: Path) -> list[str]:
+    return [str(p) for p in root.rglob(TEMP_PREFIX + "*")]
+
+
+def test_resolver_kinds(jail_factory: Make, root: Path) -> None:
+    assert jail_factory(root, resolver="walk").resolver_kind == "walk"
+    assert jail_factory(root, resolver="openat2").resolver_kind == "openat2"
+    with pytest.raises(ValueError):
+        jail_factory(root, resolver="bogus")
+
+
+def test_paths_are_virtual(fs: JailFileSystem) -> None:
+    assert fs.ls("/", detail=False) == sorted(fs.ls("", detail=False)) or True
+    assert sorted(fs.ls("/", detail=False)) == ["a", "top.txt"]
+    assert fs.ls("jail://a", detail=False) == ["a/b"]
+    assert fs.info("./a//b/")["name"] == "a/b"
+    assert fs.find("/a") == ["a/b/f.txt"]
+    for spelling in (
+        "a/b/f.txt",
+        "/a/b/f.txt",
+        "jail://a/b/f.txt",
+        "./a/./b//f.txt",
+        "a/x/../b/f.txt",
+    ):
+        assert fs.cat_file(spelling) == b"line1\nline2\n"
+    with pytest.raises(PathEscapeError):
+        fs.ls("..")
+    for bad in ("a\x00b", "x" * 256, "a/" * 2100, "\udcff"):
+        with pytest.raises(InvalidPathError):
+            fs.info(bad)
+
+
+def test_literal_characters_are_not_expanded(fs: JailFileSystem, root: Path) -> None:
+    for name in ("~", "$HOME", "%2e%2e", "a\\..\\..\\b"):
+        fs.pipe_file(name, b"lit")
+        assert (root / name).read_bytes() == b"lit"
+
+
+def test_info_shape(fs: JailFileSystem) -> None:
+    info = fs.info("a/b/f.txt")
+    assert {
+        "name",
+        "size",
+        "type",
+        "created",
+        "islink",
+        "mode",
+        "uid",
+        "gid",
+        "mtime",
+        "ino",
+        "nlink",
+    } <= set(info)
+    assert info["name"] == "a/b/f.txt" and info["size"] == 12 and info["type"] == "file"
+    assert fs.info("a")["type"] == "directory"
+    assert fs.isdir("a") and not fs.isfile("a") and fs.isfile("a/b/f.txt")
+    assert fs.modified("top.txt").tzinfo is not None and fs.created("top.txt").year >= 2000
+
+
+def test_cat_ranges(fs: JailFileSystem) -> None:
+    assert fs.cat_file("a/b/f.txt", start=1, end=4) == b"ine"
+    assert fs.cat_file("a/b/f.txt", start=-6) == b"line2\n"
+    assert fs.cat_file("a/b/f.txt", start=100) == b""
+    assert fs.head("a/b/f.txt", 5) == b"line1"
+    assert fs.tail("a/b/f.txt", 6) == b"line2\n"
+
+
+@pytest.mark.parametrize("mode", ["rb", "r"])
+def test_open_read(fs: JailFileSystem, mode: str) -> None:
+    with fs.open("a/b/f.txt", mode) as f:
+        data = f.read()
+    assert data == (b"line1\nline2\n" if "b" in mode else "line1\nline2\n")
+    with fs.open("a/b/f.txt", mode) as f:
+        assert len(list(f)) == 2
+
+
+def test_open_write_is_atomic(fs: JailFileSystem, root: Path) -> None:
+    f = fs.open("top.txt", "wb")
+    f.write(b"new content")
+    f.flush()
+    assert (root / "top.txt").read_text() == "top"  # not visible until closed
+    assert TEMP_PREFIX not in " ".join(fs.ls("", detail=False))
+    f.close()
+    assert (root / "top.txt").read_text() == "new content"
+    assert temps(root) == []
+
+
+@pytest.mark.parametrize("mode", ["wb", "w"])
+def test_exception_in_with_block_discards(fs: JailFileSystem, root: Path, mode: str) -> None:
+    with pytest.raises(RuntimeError), fs.open("top.txt", mode) as f:
+        f.write(b"half" if "b" in mode else "half")
+        raise RuntimeError("boom")
+    assert (root / "top.txt").read_text() == "top"
+    assert temps(root) == []
+
+
+def test_modes(fs: JailFileSystem, root: Path) -> None:
+    with fs.open("new/dir/x.txt", "w") as f:  # parents are created
+        f.write("héllo")
+    assert (root / "new" / "dir" / "x.txt").read_text(encoding="utf-8") == "héllo"
+    with fs.open("new/dir/x.txt", "a") as f:
+        f.write("!")
+    assert fs.read_text("new/dir/x.txt") == "héllo!"
+    with fs.open("new/dir/x.txt", "r+b") as f:
+        f.seek(0)
+        f.write(b"H")
+    assert fs.cat_file("new/dir/x.txt") == "Héllo!".encode()
+    with pytest.raises(FileExistsError):
+        fs.open("new/dir/x.txt", "xb")
+    with fs.open("new/dir/y.txt", "xb") as f:
+        f.write(b"y")
+    assert fs.cat_file("new/dir/y.txt") == b"y"
+    with fs.open("new/dir/z.txt", "w+b") as f:
+        f.write(b"zz")
+        f.seek(0)
+        assert f.read() == b"zz"
+    with pytest.raises(FileNotFoundError):
+        fs.open("missing.txt", "rb")
+    with pytest.raises(FileNotFoundError):
+        fs.open("missing.txt", "r+b")
+    with pytest.raises(IsADirectoryError):
+        fs.open("a", "rb")
+    with pytest.raises(ValueError):
+        fs.open("a/q", "qb")
+    assert temps(root) == []
+
+
+def test_pipe_file_preserves_mode_and_is_atomic(fs: JailFileSystem, root: Path) -> None:
+    os.chmod(root / "top.txt", 0o640)
+    fs.pipe_file("top.txt", b"v2")
+    assert stat.S_IMODE((root / "top.txt").stat().st_mode) == 0o640
+    with pytest.raises(FileExistsError):
+        fs.pipe_file("top.txt", b"v3", mode="create")
+    assert (root / "top.txt").read_bytes() == b"v2"
+    assert temps(root) == []
+
+
+def test_temp_names_are_reserved(fs: JailFileSystem, root: Path) -> None:
+    with pytest.raises(InvalidPathError):
+        fs.pipe_file(TEMP_PREFIX + "x", b"x")
+    (root / (TEMP_PREFIX + "left")).write_bytes(b"stale")
+    assert TEMP_PREFIX + "left" not in fs.ls("", detail=False)
+    assert not any(TEMP_PREFIX in p for p in fs.find(""))
+
+
+def test_special_files_never_opened(fs: JailFileSystem, root: Path) -> None:
+    os.mkfifo(root / "fifo")
+    for call in (
+        lambda: fs.cat_file("fifo"),
+        lambda: fs.open("fifo", "rb"),
+        lambda: fs.pipe_file("fifo", b"x"),
+        lambda: fs.open("fifo", "ab"),
+        lambda: fs.cp_file("fifo", "copy"),
+    ):
+        with pytest.raises(UnsupportedFileType) as exc:
+            call()
+        assert "FIFO" in str(exc.value)
+    assert stat.S_ISFIFO((root / "fifo").lstat().st_mode)
+
+
+def test_hardlinked_files_are_not_written(fs: JailFileSystem, root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside" / "secret.txt"
+    os.link(outside, root / "alias.txt")
+    before = outside.stat().st_mtime_ns
+    for call in (
+        lambda: fs.pipe_file("alias.txt", b"x"),
+        lambda: fs.open("alias.txt", "ab"),
+        lambda: fs.open("alias.txt", "r+b"),
+        lambda: fs.open("alias.txt", "wb"),
+        lambda: fs.touch("alias.txt"),
+    ):
+        with pytest.raises(HardlinkRefused):
+            call()
+    assert outside.read_bytes() == b"OUTSIDE" and outside.stat().st_mtime_ns == before
+
+
+def test_root_cannot_be_removed_or_moved(fs: JailFileSystem, root: Path) -> None:
+    before = snapshot(root)
+    for call in (
+        lambda: fs.rm("", recursive=True),
+        lambda: fs.rm("/", recursive=True),
+        lambda: fs.rmdir("/"),
+        lambda: fs.mv("/", "a/inside"),
+        lambda: fs.mv("a", "/"),
+    ):
+        with pytest.raises(AccessDenied):
+            call()
+    assert snapshot(root) == before
+
+
+def test_rm_link_removes_link_only(fs: JailFileSystem, root: Path, tmp_path: Path) -> None:
+    os.symlink("../outside", root / "out")
+    os.symlink("a", root / "in")
+    outside_before = snapshot(tmp_path / "outside")
+    fs.rm("out", recursive=True)
+    fs.rm("in", recursive=True)
+    assert not os.path.lexists(root / "out") and not os.path.lexists(root / "in")
+    assert (root / "a" / "b" / "f.txt").exists()
+    assert snapshot(tmp_path / "outside") == outside_before
+
+
+def test_recursive_rm_does_not_descend_links(
+    fs: JailFileSystem, root: Path, tmp_path: Path
+) -> None:
+    os.symlink("../../outside", root / "a" / "out")
+    outside_before = snapshot(tmp_path / "outside")
+    fs.rm("a", recursive=True)
+    assert not (root / "a").exists()
+    assert snapshot(tmp_path / "outside") == outside_before
+    with pytest.raises(IsADirectoryError):
+        fs.pipe_file("d/x", b"x") or fs.rm("d")
+
+
+def test_mv_semantics(fs: JailFileSystem, root: Path) -> None:
+    fs.mv("top.txt", "moved.txt")
+    assert (root / "moved.txt").read_text() == "top" and not (root / "top.txt").exists()
+    fs.mv("moved.txt", "a")  # into an existing directory
+    assert (root / "a" / "moved.txt").exists()
+    fs.mv("a", "z/tree")  # a tree, parents created
+    assert (root / "z" / "tree" / "b" / "f.txt").exists()
+    with pytest.raises(OSError):
+        fs.mv("z", "z/tree/inner")
+
+
+def test_symlink_creation(jail_factory: Make, root: Path, resolver: str) -> None:
+    off = jail_factory(root, resolver=resolver, write=["**"], presets=())
+    with pytest.raises(AccessDenied):
+        off.symlink("top.txt", "link")
+    on = jail_factory(
+        root, resolver=resolver, write=["**"], presets=(), allow_symlink_creation=True
+    )
+    on.symlink("../top.txt", "a/link")
+    assert os.readlink(root / "a" / "link") == "../top.txt"
+    assert on.cat_file("a/link") == b"top" and on.islink("a/link")
+    for target in ("/etc/passwd", "../../x", "../../../outside/secret.txt"):
+        with pytest.raises(PathEscapeError):
+            on.symlink(target, "a/bad")
+    assert not os.path.lexists(root / "a" / "bad")
+
+
+def test_walk_find_glob_du(fs: JailFileSystem, root: Path, tmp_path: Path) -> None:
+    (root / "a" / "c.py").write_text("x")
+    os.symlink("../../../outside", root / "a" / "b" / "out")
+    assert fs.find("") == ["a/b/f.txt", "a/b/out", "a/c.py", "top.txt"]
+    assert fs.find("", withdirs=True, maxdepth=1) == ["a", "top.txt"]
+    assert fs.glob("**/*.py") == ["a/c.py"]
+    assert fs.glob("a/*") == ["a/b", "a/c.py"]
+    walked = list(fs.walk(""))
+    assert walked[0] == ("", ["a"], ["top.txt"])
+    assert ("a/b", [], ["f.txt", "out"]) in [(t, sorted(d), sorted(f)) for t, d, f in walked]
+    detail = fs.find("", detail=True)
+    assert detail["a/b/out"]["islink"] and detail["a/b/out"]["type"] == "other"
+    assert fs.du("a") == 12 + 1
+    with pytest.raises(PathEscapeError):
+        fs.ls("a/b/out")
+
+
+def test_audit_one_record_per_call(jail_factory: Make, root: Path) -> None:
+    fs = jail_factory(root, write=["**"], presets=())
+    fs.glob("**/*.txt")
+    fs.read_text("top.txt")
+    with fs.open("top.txt", "rb") as f:
+        f.read()
+    with pytest.raises(PathEscapeError):
+        fs.cat_file("../outside/secret.txt")
+    recs = [r for r in fs.audit.records() if r["op"] != "session"]
+    assert [(r["op"], r["decision"]) for r in recs] == [
+        ("glob", "allow"),
+        ("read_text", "allow"),
+        ("open", "allow"),
+        ("close", "allow"),
+        ("cat_file", "deny"),
+    ]
+    assert recs[0]["count"] == 2
+    assert recs[1]["bytes"] == 3 and recs[3]["bytes"] == 3
+    assert recs[4]["reason"] == "escape" and "OUTSIDE" not in str(recs[4])
+
+
+def test_concurrent_writers_do_not_collide(fs: JailFileSystem, root: Path) -> None:
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(50):
+                fs.pipe_file(f"c/{i}/{j}.txt", str(j).encode())
+                assert fs.cat_file(f"c/{i}/{j}.txt") == str(j).encode()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(fs.find("c")) == 200
+    assert temps(root) == []
