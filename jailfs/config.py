@@ -88,6 +88,8 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
                 raise ConfigError(f"{file}: limits.{key}: {exc}") from None
     if "dir" in audit:
         kwargs["audit"] = audit["dir"] if audit["dir"] == ":memory:" else str(base / audit["dir"])
+        if audit["dir"] != ":memory:":  # stays the jail's own even if `audit` is overridden
+            kwargs["internal"] = [kwargs["audit"]]
     if "actor" in audit:
         kwargs["actor"] = audit["actor"]
     if "fsync" in audit:

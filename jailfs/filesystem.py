@@ -154,6 +154,8 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     audit: an audit directory, or ":memory:"; default: a per-root directory in the user's
         state directory. actor: who the records name. audit_fsync: fsync each record.
     config_file: the jailfs.toml this jail came from (denied to the agent if under the root).
+    internal: more host paths that are the jail's own (denied and hidden if under the root),
+        such as a config's audit directory when ``audit`` is overridden.
     """
 
     protocol = "jail"
@@ -188,6 +190,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         actor: str = "agent",
         audit_fsync: bool = False,
         config_file: str | os.PathLike[str] | None = None,
+        internal: Sequence[str | os.PathLike[str]] = (),
         **storage_options: Any,
     ) -> None:
         super().__init__(**storage_options)
@@ -202,21 +205,17 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self._quota_lock = threading.Lock()
         self._tls = threading.local()
         audit_target = audit if audit is not None else default_audit_dir(host_root)
-        internal = [
-            p
-            for p in (
-                self._inside(config_file),
-                None if str(audit_target) == ":memory:" else self._inside(audit_target),
-            )
-            if p is not None
-        ]
+        hosts = [config_file, *internal]
+        if str(audit_target) != ":memory:":
+            hosts.append(audit_target)
+        inside = [self._inside(h) for h in hosts]
         self.policy = Policy(
             read=list(read),
             write=list(write),
             deny=list(deny),
             protect=list(protect),
             presets=list(presets),
-            internal=internal,
+            internal=[p for p in inside if p is not None],
         )
         self.audit = AuditLog(
             audit_target,
@@ -269,6 +268,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     @property
     def fsid(self) -> str:
         return f"jail-{self.audit.session}"
+
+    @property
+    def host_root(self) -> str:
+        """The real directory of the jail (host side; never shown to the agent)."""
+        return self._host_root
 
     @property
     def resolver_kind(self) -> str:
@@ -411,11 +415,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         Resolves the path (following symlinks inside the jail) and returns the policy's
         decision with the resolved path and the symlink hops; nothing is recorded.
         """
+        if op not in ("read", "write", "delete"):
+            raise ValueError(f"op must be 'read', 'write' or 'delete', not {op!r}")
         access: Access = "read" if op == "read" else "write"
         vpath = paths.normalize(path)
         try:
             res = self._resolver.resolve(vpath, follow=True)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # decided on the name alone
             return self.policy.explain(access, vpath)
         with res:
             return self.policy.explain(
