@@ -6,24 +6,21 @@ finds ``jailfs.toml`` in the current directory or above, or takes ``--config``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import importlib
-import inspect
 import json
 import os
 import stat
 import sys
 import time
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 from rich.tree import Tree
 
@@ -31,6 +28,7 @@ import jailfs
 from jailfs import JailFileSystem, PathEscapeError
 from jailfs.audit import read_log, verify_log
 from jailfs.config import CONFIG_NAME, DEFAULT_CONFIG, load_config
+from jailfs.demo import explain_data
 from jailfs.filesystem import TEMP_PREFIX
 from jailfs.paths import normalize
 
@@ -60,21 +58,20 @@ FOLLOW_POLL: Final = 0.2
 app = typer.Typer(
     name="jailfs",
     cls=JailfsGroup,
-    help="A filesystem jail for LLM agent file tools: inspect a jail, its rules and its audit log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-class Op(str, Enum):
+class Op(StrEnum):
     read = "read"
     write = "write"
     delete = "delete"
 
 
-class DecisionKind(str, Enum):
+class DecisionKind(StrEnum):
     allow = "allow"
     deny = "deny"
     error = "error"
@@ -103,10 +100,11 @@ def _main(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    """A filesystem jail for LLM agent file tools.
+    """jailfs: a filesystem jail for LLM agent file tools. Inspect a jail, its rules and its
+    audit log.
 
-    Paths given to commands are paths inside the jail, relative to its root. Exit codes: 0 ok,
-    1 error, 2 usage, 3 denied.
+    Commands find jailfs.toml in the current directory or above (or take --config). Paths are
+    paths inside the jail, relative to its root. Exit codes: 0 ok, 1 error, 2 usage, 3 denied.
     """
 
 
@@ -125,7 +123,7 @@ def _jail(config: Path | None, *, actor: str = "cli") -> Iterator[JailFileSystem
 @app.command()
 def init(
     directory: Annotated[
-        Path, typer.Argument(help="Where to write jailfs.toml (created if missing).")
+        Path, typer.Argument(metavar="DIR", help="Where to write jailfs.toml (created if missing).")
     ] = Path("."),
     root: Annotated[
         str, typer.Option("--root", help="The jail's root, relative to the config file.")
@@ -159,7 +157,7 @@ def init(
 
 @app.command()
 def check(
-    path: Annotated[str, typer.Argument(help="A path inside the jail.")],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="A path inside the jail.")],
     op: Annotated[Op, typer.Option("--op", help="The operation to ask about.")] = Op.read,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
@@ -170,7 +168,7 @@ def check(
     followed. Exit code 0 when allowed, 3 when denied.
     """
     with _jail(config) as fs:
-        result = _explain(fs, op.value, path)
+        result = explain_data(fs, op.value, path)
     if json_out:
         print_json(result)
     else:
@@ -200,47 +198,6 @@ def _list_label(result: dict[str, Any]) -> str:
     return f"{result['list']}{where}, index {result['index']}, pattern '{result['pattern']}'"
 
 
-def _explain(fs: JailFileSystem, op: str, path: str) -> dict[str, Any]:
-    """fs.explain as plain data; an escape is a denial by the "escape" pseudo-list."""
-    try:
-        decision = fs.explain(op, path)
-    except PathEscapeError as exc:
-        return {
-            "op": op,
-            "path": _normal_or_raw(path),
-            "allowed": False,
-            "list": "escape",
-            "index": None,
-            "pattern": None,
-            "source": "resolver",
-            "rule": "escape",
-            "reason": str(exc),
-            "resolved": None,
-            "hops": [],
-        }
-    rule = decision.rule
-    return {
-        "op": op,
-        "path": decision.path,
-        "allowed": decision.allowed,
-        "list": rule.list,
-        "index": rule.index,
-        "pattern": rule.pattern if rule.index >= 0 else None,
-        "source": rule.source,
-        "rule": str(rule),
-        "reason": decision.reason,
-        "resolved": decision.resolved,
-        "hops": list(decision.hops),
-    }
-
-
-def _normal_or_raw(path: str) -> str:
-    try:
-        return normalize(path)
-    except jailfs.JailError:
-        return path
-
-
 # -- ls and tree -------------------------------------------------------------------------------
 
 
@@ -257,17 +214,22 @@ def _entry(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _hidden_reason(fs: JailFileSystem, vpath: str, is_dir: bool) -> tuple[str, str]:
-    """(rule, reason) of a name the jail hides from listings."""
-    if vpath.rpartition("/")[2].startswith(TEMP_PREFIX):
+def _hidden_reason(fs: JailFileSystem, names: tuple[str, ...], is_dir: bool) -> tuple[str, str]:
+    """(rule, reason) of an entry the jail hides from listings.
+
+    ``names``: the entry's virtual path as listed and, when the listed directory was reached
+    through a symlink, its real path; the jail hides it when either is refused.
+    """
+    if names[0].rpartition("/")[2].startswith(TEMP_PREFIX):
         return "temp", "a temporary file of an atomic write in progress"
-    try:
-        decision = fs.policy.explain("read", vpath, is_dir=is_dir)
-    except jailfs.JailError as exc:
-        return "invalid", str(exc)
-    if decision.allowed:
-        return "hidden", "hidden (it holds nothing readable)"
-    return str(decision.rule), decision.reason
+    for name in names:
+        try:
+            decision = fs.policy.explain("read", name, is_dir=is_dir)
+        except jailfs.JailError as exc:
+            return "invalid", str(exc)
+        if not decision.allowed:
+            return str(decision.rule), decision.reason
+    return "hidden", "hidden (it holds nothing readable)"
 
 
 def _link_refusal(fs: JailFileSystem, vpath: str) -> str | None:
@@ -283,15 +245,18 @@ def _link_refusal(fs: JailFileSystem, vpath: str) -> str | None:
     return f"its target '{decision.resolved}' is {decision.reason}"
 
 
-def _host_dir(fs: JailFileSystem, config: Path | None, vpath: str) -> Path | None:
-    """The real directory the virtual directory ``vpath`` resolves to (host side)."""
+def _host_dir(fs: JailFileSystem, config: Path | None, vpath: str) -> tuple[Path, str] | None:
+    """The real directory the virtual directory ``vpath`` resolves to (host side), and its
+    resolved virtual path."""
     try:
         decision = fs.explain("read", vpath)
     except (OSError, jailfs.JailError):
         return None
     root = Path(os.path.realpath(load_config(config_path(config))["root"]))
     host = root / decision.resolved if decision.resolved else root
-    return host if host.is_dir() and not host.is_symlink() else None
+    if not host.is_dir() or host.is_symlink():
+        return None
+    return host, decision.resolved
 
 
 def _host_kind(entry: os.DirEntry[str]) -> tuple[str, bool]:
@@ -303,18 +268,24 @@ def _host_kind(entry: os.DirEntry[str]) -> tuple[str, bool]:
     return ("file" if stat.S_ISREG(st.st_mode) else "other"), False
 
 
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
 def _hidden_entries(
-    fs: JailFileSystem, host: Path, vpath: str, shown: set[str]
+    fs: JailFileSystem, host: Path, vpath: str, real: str, shown: set[str]
 ) -> list[dict[str, Any]]:
-    """Entries of host directory ``host`` (= virtual ``vpath``) that the jail does not list."""
+    """Entries of host directory ``host`` (virtual ``vpath``, resolved to ``real``) that the
+    jail does not list."""
     out: list[dict[str, Any]] = []
     with os.scandir(host) as it:
         for entry in sorted(it, key=lambda e: e.name):
-            child = f"{vpath}/{entry.name}" if vpath else entry.name
+            child = _join(vpath, entry.name)
             if child in shown:
                 continue
             kind, is_dir = _host_kind(entry)
-            rule, reason = _hidden_reason(fs, child, is_dir)
+            names = (child,) if real == vpath else (child, _join(real, entry.name))
+            rule, reason = _hidden_reason(fs, names, is_dir)
             out.append(
                 {"name": child, "type": kind, "hidden": True, "rule": rule, "reason": reason}
             )
@@ -323,7 +294,9 @@ def _hidden_entries(
 
 @app.command()
 def ls(
-    path: Annotated[str, typer.Argument(help="A directory (or file) inside the jail.")] = "",
+    path: Annotated[
+        str, typer.Argument(metavar="PATH", help="A directory (or file) inside the jail.")
+    ] = "",
     show_denied: Annotated[
         bool, typer.Option("--show-denied", help="Also show what the jail hides, and why.")
     ] = False,
@@ -345,9 +318,11 @@ def ls(
                 e["hidden"] = False
                 if e["islink"]:
                     e["refused"] = _link_refusal(fs, e["name"])
-            host = _host_dir(fs, config, vpath)
-            if host is not None and fs.isdir(vpath):
-                entries += _hidden_entries(fs, host, vpath, {e["name"] for e in entries})
+            is_file = len(entries) == 1 and entries[0]["name"] == vpath and vpath != ""
+            located = None if is_file else _host_dir(fs, config, vpath)
+            if located is not None:
+                host, real = located
+                entries += _hidden_entries(fs, host, vpath, real, {e["name"] for e in entries})
                 entries.sort(key=lambda e: e["name"])
     if json_out:
         print_json(entries)
@@ -405,7 +380,7 @@ def _mtime(value: Any) -> str:
 
 @app.command()
 def tree(
-    path: Annotated[str, typer.Argument(help="A directory inside the jail.")] = "",
+    path: Annotated[str, typer.Argument(metavar="PATH", help="A directory inside the jail.")] = "",
     depth: Annotated[
         int | None, typer.Option("--depth", "-L", min=1, help="Descend at most this deep.")
     ] = None,
@@ -431,9 +406,10 @@ def tree(
                 e["hidden"] = False
                 if e["islink"]:
                     e["refused"] = _link_refusal(fs, e["name"])
-            host = _host_dir(fs, config, vpath)
-            if host is not None:
-                for hidden in _hidden_walk(fs, host, vpath, set(entries), depth):
+            located = _host_dir(fs, config, vpath)
+            if located is not None:
+                host, real = located
+                for hidden in _hidden_walk(fs, host, real, vpath, set(entries), depth):
                     entries[hidden["name"]] = hidden
     ordered = [entries[p] for p in sorted(entries)]
     if json_out:
@@ -443,26 +419,24 @@ def tree(
 
 
 def _hidden_walk(
-    fs: JailFileSystem, host: Path, vpath: str, shown: set[str], depth: int | None
+    fs: JailFileSystem, host: Path, real: str, vpath: str, shown: set[str], depth: int | None
 ) -> list[dict[str, Any]]:
     """Hidden entries in the visible part of the real tree below ``host``."""
     out: list[dict[str, Any]] = []
-    stack: list[tuple[Path, str, int]] = [(host, vpath, 1)]
+    stack: list[tuple[Path, str, str, int]] = [(host, vpath, real, 1)]
     while stack:
-        real, virtual, level = stack.pop()
+        where, virtual, resolved, level = stack.pop()
         try:
-            hidden = _hidden_entries(fs, real, virtual, shown)
+            out += _hidden_entries(fs, where, virtual, resolved, shown)
         except OSError:
             continue
-        out += hidden
         if depth is not None and level >= depth:
             continue
         for child in sorted(shown):
-            parent = child.rpartition("/")[0]
-            base = child.rpartition("/")[2]
-            sub = real / base
+            parent, _, base = child.rpartition("/")
+            sub = where / base
             if parent == virtual and sub.is_dir() and not sub.is_symlink():
-                stack.append((sub, child, level + 1))
+                stack.append((sub, child, _join(resolved, base), level + 1))
     return out
 
 
@@ -494,7 +468,7 @@ def _print_tree(entries: list[dict[str, Any]], vpath: str) -> None:
 
 @app.command()
 def cat(
-    path: Annotated[str, typer.Argument(help="A file inside the jail.")],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="A file inside the jail.")],
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -519,9 +493,7 @@ def cat(
 
 @app.command()
 def log(
-    op: Annotated[
-        list[str] | None, typer.Option("--op", help="Only this op (repeatable).")
-    ] = None,
+    op: Annotated[list[str] | None, typer.Option("--op", help="Only this op (repeatable).")] = None,
     decision: Annotated[
         list[DecisionKind] | None,
         typer.Option("--decision", help="Only this decision (repeatable)."),
@@ -657,6 +629,14 @@ def verify(
     total = sum(f.stat().st_size for f in files if f.is_file())
     show = (total >= PROGRESS_MIN_BYTES) if progress is None else progress
     if show and not json_out:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         bar = Progress(
             TextColumn("verifying"),
             BarColumn(),
@@ -765,7 +745,7 @@ def watch(
     Each change is shown with its virtual path; changes to denied or read-only paths are
     flagged. The jail's own changes, audit directory and temp files are left out.
     """
-    from jailfs.watch import WatchEvent, Watcher
+    from jailfs.watch import Watcher, WatchEvent
 
     out = console()
     err = console(stderr=True)
@@ -788,10 +768,8 @@ def watch(
         note = " (recording to the audit log)" if record else ""
         err.print(f"watching {escape(watcher.root)}{note}; Ctrl-C stops")
         sys.stderr.flush()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             watcher.run(show, duration=duration)
-        except KeyboardInterrupt:
-            pass
 
 
 # -- mcp ---------------------------------------------------------------------------------------
@@ -809,9 +787,13 @@ def mcp(config: ConfigOpt = None) -> None:
         fail(f"the MCP integration is not available ({exc}); install 'jailfs[mcp]'")
     fs = JailFileSystem.from_config(config_path(config))
     try:
-        result = module.run_stdio(fs)
-        if inspect.isawaitable(result):
-            asyncio.run(_await(result))
+        import asyncio
+        import inspect
+
+        with contextlib.suppress(KeyboardInterrupt):
+            result = module.run_stdio(fs)
+            if inspect.isawaitable(result):
+                asyncio.run(_await(result))
     finally:
         fs.close()
 
