@@ -71,6 +71,14 @@ class _Call:
         self.verdict: JailError | None = None  # a refusal hidden from the caller (exists -> False)
 
 
+class _ThreadState(threading.local):
+    """Per-thread state of a jail: the public call in progress, the tool, a dry run."""
+
+    call: _Call | None = None
+    tool: str | None = None
+    dry: bool = False
+
+
 def _display(value: Any) -> str | None:
     """A path argument as it goes in the audit log: normalized if possible, else escaped text."""
     if value is None:
@@ -99,7 +107,7 @@ def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> 
         @functools.wraps(fn)
         def wrapper(self: JailFileSystem, *args: Any, **kwargs: Any) -> Any:
             tls = self._tls
-            if getattr(tls, "call", None) is not None:
+            if tls.call is not None:
                 return fn(self, *args, **kwargs)
             path = args[path_arg] if path_arg is not None and len(args) > path_arg else None
             dest = args[dest_arg] if dest_arg is not None and len(args) > dest_arg else None
@@ -205,7 +213,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self.write_quota = parse_size(write_quota)
         self._written = 0
         self._quota_lock = threading.Lock()
-        self._tls = threading.local()
+        self._tls = _ThreadState()
         audit_target = audit if audit is not None else default_audit_dir(host_root)
         hosts = [config_file, *internal]
         if str(audit_target) != ":memory:":
@@ -297,8 +305,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     # -- the audit record ------------------------------------------------------------------
 
     def _call(self) -> _Call | None:
-        call: _Call | None = getattr(self._tls, "call", None)
-        return call
+        return self._tls.call
 
     def _finish(self, call: _Call, start: int, exc: BaseException | None) -> None:
         us = (time.perf_counter_ns() - start) // 1000
@@ -329,7 +336,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             nbytes=call.nbytes,
             count=call.count,
             us=us,
-            tool=call.tool or getattr(self._tls, "tool", None),
+            tool=call.tool or self._tls.tool,
         )
 
     def _add_bytes(self, n: int) -> None:
@@ -1005,7 +1012,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self._mkdir(vpath, parents=True, exist_ok=exist_ok)
 
     def _mkdir(self, vpath: str, *, parents: bool, exist_ok: bool) -> None:
-        if getattr(self._tls, "dry", None) is not None:
+        if self._tls.dry:
             self._dry_check("write", vpath, is_dir=True)
             return
         decision = self.policy.check("write", vpath, is_dir=True)
@@ -1049,7 +1056,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     @_audited("rm_file")
     def rm_file(self, path: Any) -> None:
         vpath = self._norm(path)
-        if getattr(self._tls, "dry", None) is not None:
+        if self._tls.dry:
             self._dry_check("write", vpath)
             return
         self._refuse_root(vpath, "rm_file")
@@ -1096,7 +1103,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             else:
                 plan.extend(self._tree(vpath, maxdepth))
         self._check_members("rm", plan)
-        if getattr(self._tls, "dry", None) is not None:
+        if self._tls.dry:
             return
         for member, is_dir in plan:
             with self._resolver.resolve(member, follow=False) as res:
@@ -1180,7 +1187,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def cp_file(self, path1: Any, path2: Any, **kwargs: Any) -> None:
         src = self._norm(path1)
         dst = self._norm(path2)
-        dry = getattr(self._tls, "dry", None) is not None
+        dry = self._tls.dry
         with self._resolve(src, "read", "cp_file") as sres:
             if dry:
                 self._dry_check("write", dst, is_dir=sres.is_dir)
@@ -1221,7 +1228,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         try:
             fn(*args, **kwargs)
         finally:
-            self._tls.dry = None
+            self._tls.dry = False
         return fn(*args, **kwargs)
 
     @_audited("copy", 0, 1)
@@ -1239,7 +1246,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     @_audited("put_file", 1, 0)
     def put_file(self, lpath: Any, rpath: Any, **kwargs: Any) -> None:
-        if getattr(self._tls, "dry", None) is not None:
+        if self._tls.dry:
             self._dry_check("write", self._norm(rpath))
             return
         super().put_file(lpath, rpath, **kwargs)
@@ -1298,11 +1305,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 "symlink", vpath, "allow_symlink_creation", "creating symlinks is disabled"
             )
         text = paths.to_str(target)
-        resolved = paths.symlink_target(vpath, text)  # absolute or climbing: an escape
-        self._precheck("read", resolved, "symlink")
+        paths.symlink_target(vpath, text)  # absolute, or climbing above the root: an escape
         with self._resolve(vpath, "write", "symlink", follow=False, must_exist=False) as res:
             if res.st is not None:
                 raise errno_error(17, vpath)
+            # The kernel reads the target relative to the link's REAL directory, which differs
+            # from the requested one when a parent is itself a symlink: check it from there.
+            self._precheck("read", paths.symlink_target(res.path, text), "symlink")
             raw.symlink_unchecked(text, res.parent, res.name)
 
     @_audited("chmod")
@@ -1320,13 +1329,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
 
 class _ToolScope:
-    def __init__(self, tls: threading.local, name: str | None) -> None:
+    def __init__(self, tls: _ThreadState, name: str | None) -> None:
         self._tls = tls
         self._name = name
         self._prev: str | None = None
 
     def __enter__(self) -> None:
-        self._prev = getattr(self._tls, "tool", None)
+        self._prev = self._tls.tool
         self._tls.tool = self._name
 
     def __exit__(self, *exc: object) -> None:
@@ -1399,7 +1408,7 @@ class JailRawFile(io.FileIO):
         self.failed = False
         self.finished = False
         self.opened_ns = time.perf_counter_ns()
-        self.tool: str | None = getattr(fs._tls, "tool", None)
+        self.tool: str | None = fs._tls.tool
         self.outer = fs._call()  # the public call that opened this file
 
     def readinto(self, buffer: Any) -> int | None:

@@ -61,6 +61,7 @@ class Resolved:
     name: str  #: the final component ("." for the root itself)
     st: os.stat_result | None  #: lstat of the final component at resolution time
     hops: tuple[str, ...] = field(default=())  #: the symlinks followed, as virtual paths
+    owned: bool = True  #: whether ``parent`` is ours to close (False: it is the root fd)
 
     @property
     def exists(self) -> bool:
@@ -75,9 +76,9 @@ class Resolved:
         return self.st is not None and stat.S_ISLNK(self.st.st_mode)
 
     def close(self) -> None:
-        if self.parent >= 0:
+        if self.parent >= 0 and self.owned:
             raw.close_unchecked(self.parent)
-            self.parent = -1
+        self.parent = -1
 
     def __enter__(self) -> Resolved:
         return self
@@ -116,18 +117,23 @@ class Resolver:
         while True:
             parent_path, _, name = path.rpartition("/")
             if not name:  # the root itself
-                return Resolved("", raw.dup_unchecked(self.root_fd), ".", self._root_stat())
-            parent_fd, parent_real = self._open_dir(parent_path, hops, create_parents)
+                return Resolved("", self.root_fd, ".", self._root_stat(), tuple(hops), False)
+            if parent_path:
+                parent_fd, parent_real = self._open_dir(parent_path, hops, create_parents)
+                owned = True
+            else:  # an entry of the root: its parent is the root fd itself (not closed)
+                parent_fd, parent_real, owned = self.root_fd, "", False
             try:
                 st: os.stat_result | None = raw.lstat_unchecked(parent_fd, name)
             except FileNotFoundError:
                 st = None
             except BaseException:
-                raw.close_unchecked(parent_fd)
+                if owned:
+                    raw.close_unchecked(parent_fd)
                 raise
             real = paths.join(parent_real, name)
             if not (follow and st is not None and stat.S_ISLNK(st.st_mode)):
-                return Resolved(real, parent_fd, name, st, tuple(hops))
+                return Resolved(real, parent_fd, name, st, tuple(hops), owned)
             # Follow a final symlink ourselves: read it on the parent fd and start again from the
             # root with its target, resolved lexically (an absolute or climbing target is an
             # escape). If the link is swapped after this read, the new walk sees the new state.
@@ -138,7 +144,8 @@ class Resolver:
                     raise
                 continue
             finally:
-                raw.close_unchecked(parent_fd)
+                if owned:
+                    raw.close_unchecked(parent_fd)
             hops.append(real)
             if len(hops) > MAX_SYMLINK_HOPS:
                 raise _loop(hops[0])
