@@ -1,0 +1,1066 @@
+"""The jail's rules: which paths the agent may read, write, or never touch.
+
+Four gitignore-style lists decide every call: ``read`` (default ``["**"]``), ``write`` (default
+``[]``: read-only), ``deny`` (the ``secrets`` preset plus your own patterns; wins over everything,
+and denied names are hidden) and ``protect`` (names that may be read but never written). On top of
+them, ``internal`` paths (the jail's own config file and audit directory) are always off limits.
+
+Each pattern matches exactly as Git's does (``git check-ignore`` is the test oracle): gitignore
+syntax, ``*``, ``?``, ``[...]`` (with ``[:class:]``) and ``**``; a pattern without a slash matches
+a name at any depth, one with a slash (not at the end) is anchored at the root, a trailing slash
+matches directories only, and a pattern that matches a directory covers everything below it.
+
+A list decides by its LAST pattern that matches the path or one of the directories above it: the
+path is in the list unless that pattern is a ``!`` negation. This is where the lists deliberately
+part from ``.gitignore``: Git never looks inside an ignored directory, so there a ``!`` cannot take
+back anything below a matched directory, and ``write = ["src/**", "!**/*.lock"]`` would leave
+``src/sub/Cargo.lock`` writable. For access rules the later line must win, so it is refused here.
+
+pathspec's ``GitIgnoreSpec`` was the first choice for the matching, but it answers differently from
+Git for directories (it treats a directory as ``"dir/"`` and ranks "directory" matches below "file"
+matches: ``a/**`` matches the directory ``a``, ``!*/`` cannot re-include a directory after ``*``,
+``a/**/`` collapses to ``a/``), ``?`` counts characters where Git counts bytes, and its re2
+backend rejects ``[[:digit:]]``. So this module translates each pattern
+the way Git's ``dir.c`` and ``wildmatch.c`` read it (paths are matched as UTF-8 bytes, like Git),
+and compiles every list ONCE: patterns of a plain shape (``name``, ``*.ext``, ``prefix*``,
+``dir/**``, ``a/b``) become dict lookups, the rest one ``re2.Set`` (a single automaton, linear in
+the path whatever the number of rules), with Python's ``re`` as a fallback. Nothing here touches
+the filesystem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+from jailfs.errors import ConfigError, InvalidPathError, JailError
+from jailfs.paths import normalize
+
+Access = Literal["read", "write"]
+
+#: decisions (and directory results per list) kept before a cache is emptied and refilled
+MAX_CACHE: Final = 65536
+
+#: patterns denied by default: files that hold credentials and private keys
+SECRETS: Final[tuple[str, ...]] = (
+    ".env",
+    ".env.*",
+    "!.env.example",
+    "!.env.sample",
+    "!.env.template",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.ppk",
+    "*.kdbx",
+    "id_rsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "id_dsa*",
+    ".ssh/",
+    ".aws/",
+    ".azure/",
+    ".gnupg/",
+    "**/.config/gcloud/",
+    "**/.docker/config.json",
+    "**/.kube/config",
+    ".dockercfg",
+    ".netrc",
+    "_netrc",
+    ".pypirc",
+    ".npmrc",
+    ".git-credentials",
+    ".pgpass",
+    ".my.cnf",
+    ".s3cfg",
+    ".boto",
+    ".vault-token",
+    ".htpasswd",
+    "credentials.json",
+    "client_secret*.json",
+)
+
+#: patterns that may be read but never written: things that run code outside the jail
+PROTECT: Final[tuple[str, ...]] = (
+    "**/.git/hooks/",
+    "**/.git/config",
+    ".gitmodules",
+    ".gitconfig",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zprofile",
+    ".zshenv",
+    ".zlogin",
+    ".inputrc",
+    ".envrc",
+    ".vscode/",
+    ".idea/",
+    ".claude/",
+    ".cursor/",
+    ".devcontainer/",
+    ".husky/",
+    ".mcp.json",
+    ".pre-commit-config.yaml",
+    ".github/workflows/",
+    ".gitlab-ci.yml",
+    ".circleci/",
+)
+
+#: preset name -> (the list it feeds, its patterns)
+PRESETS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "secrets": ("deny", SECRETS),
+    "protect": ("protect", PROTECT),
+}
+
+_ACCESS: Final = frozenset(("read", "write"))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The pattern that decided, and where it comes from.
+
+    ``list`` is the list as the user sees it ("read", "write", "deny", "protect", "internal"),
+    ``index`` the position in that list (in its own preset for preset patterns; -1 when no pattern
+    matched), ``source`` one of "config", "preset:<name>", "internal", "default" (nothing
+    matched) or "root" (the jail's root itself: always listable, never written).
+    """
+
+    list: str
+    index: int
+    pattern: str
+    source: str
+
+    def __str__(self) -> str:
+        if self.index < 0:
+            return f"{self.list} (no pattern matches)"
+        name = self.source[len("preset:") :] if self.source.startswith("preset:") else self.list
+        return f"{name}[{self.index}] '{self.pattern}'"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to "may ``access`` happen on ``path``?", with the rule that decided."""
+
+    allowed: bool
+    access: Access
+    path: str
+    resolved: str
+    rule: Rule
+    hops: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        """One short sentence, written to follow "'<path>' is ..."."""
+        rule = self.rule
+        if rule.source == "root":
+            if self.allowed:
+                return "allowed: the root is always listable"
+            return "not writable: it is the jail's root"
+        if self.allowed:
+            return f"allowed by {rule}"
+        if rule.list == "protect":
+            return f"write-protected by rule {rule}"
+        if rule.list in ("deny", "internal"):
+            return f"denied by rule {rule}"
+        if rule.index >= 0:
+            return f"excluded from the {rule.list} list by {rule}"
+        if rule.source == "default":
+            empty = "the jail is read-only" if rule.list == "write" else "nothing is readable"
+            return f"not in the {rule.list} list ({empty})"
+        return f"not in the {rule.list} list"
+
+
+# -- patterns: Git's wildmatch, translated to regular expressions over UTF-8 bytes -----------
+
+
+class _PatternError(ValueError):
+    """A pattern that cannot be compiled (the message says why)."""
+
+
+_SLASH: Final = 0x2F
+_STAR: Final = 0x2A
+_BACKSLASH: Final = 0x5C
+_PLAIN: Final = frozenset((string.ascii_letters + string.digits + "_").encode())
+#: git's ctype is ASCII only (ctype.c): these are the bytes each [:class:] matches
+_CLASSES: Final[dict[bytes, frozenset[int]]] = {
+    b"alnum": frozenset((string.ascii_letters + string.digits).encode()),
+    b"alpha": frozenset(string.ascii_letters.encode()),
+    b"blank": frozenset(b" \t"),
+    b"cntrl": frozenset([*range(0x20), 0x7F]),
+    b"digit": frozenset(string.digits.encode()),
+    b"graph": frozenset(range(0x21, 0x7F)),
+    b"lower": frozenset(string.ascii_lowercase.encode()),
+    b"print": frozenset(range(0x20, 0x7F)),
+    b"punct": frozenset(string.punctuation.encode()),
+    b"space": frozenset(b" \t\n\r"),
+    b"upper": frozenset(string.ascii_uppercase.encode()),
+    b"xdigit": frozenset(string.hexdigits.encode()),
+}
+
+
+def _lit(byte: int) -> str:
+    return chr(byte) if byte in _PLAIN else f"\\x{byte:02x}"
+
+
+def _literal(raw: bytes) -> str:
+    return "".join(_lit(b) for b in raw)
+
+
+def _byte_class(members: set[int]) -> str | None:
+    """A regex class for exactly these bytes (never "/"), or None when it is empty."""
+    members.discard(_SLASH)
+    if not members:
+        return None
+    parts: list[str] = []
+    ordered = sorted(members)
+    start = prev = ordered[0]
+    for b in [*ordered[1:], -1]:
+        if b == prev + 1:
+            prev = b
+            continue
+        parts.append(_lit(start) if start == prev else f"{_lit(start)}-{_lit(prev)}")
+        start = prev = b
+    return f"[{''.join(parts)}]"
+
+
+def _bracket(p: bytes, i: int) -> tuple[set[int], int]:
+    """Parse the bracket expression at ``p[i] == "["`` like wildmatch; -> (bytes, next index)."""
+    n = len(p)
+    unclosed = _PatternError("it has an unclosed '['")
+    i += 1
+    if i >= n:
+        raise unclosed
+    negated = p[i] in b"!^"
+    if negated:
+        i += 1
+    if i >= n:
+        raise unclosed
+    members: set[int] = set()
+    prev = 0
+    ch = p[i]
+    while True:
+        if ch == _BACKSLASH:
+            i += 1
+            if i >= n:
+                raise unclosed
+            ch = p[i]
+            members.add(ch)
+        elif ch == 0x2D and prev and i + 1 < n and p[i + 1] != 0x5D:  # a range "x-y"
+            i += 1
+            ch = p[i]
+            if ch == _BACKSLASH:
+                i += 1
+                if i >= n:
+                    raise unclosed
+                ch = p[i]
+            if ch < prev:
+                raise _PatternError(f"the range '{chr(prev)}-{chr(ch)}' is reversed")
+            members.update(range(prev, ch + 1))
+            ch = 0
+        elif ch == 0x5B and i + 1 < n and p[i + 1] == 0x3A:  # "[:class:]"
+            end = p.find(b"]", i + 2)
+            if end < 0:
+                raise unclosed
+            if end - (i + 2) - 1 < 0 or p[end - 1] != 0x3A:
+                members.add(ch)  # no ":]": the "[" is an ordinary member
+            else:
+                name = p[i + 2 : end - 1]
+                if name not in _CLASSES:
+                    raise _PatternError(f"unknown character class '[:{name.decode()}:]'")
+                members |= _CLASSES[name]
+                i = end
+                ch = 0
+        else:
+            members.add(ch)
+        prev = ch
+        i += 1
+        if i >= n:
+            raise unclosed
+        ch = p[i]
+        if ch == 0x5D:
+            break
+    if negated:
+        members = set(range(256)) - members
+    return members, i + 1
+
+
+def _translate(p: bytes, *, pathname: bool) -> str | None:
+    """The regex for wildmatch pattern ``p`` (None: it can never match).
+
+    With ``pathname`` (WM_PATHNAME), a ``**`` run at the start or after a "/" and followed by "/"
+    or the end matches across directories; every other wildcard stops at "/".
+    """
+    out: list[str] = []
+    i, n = 0, len(p)
+    while i < n:
+        c = p[i]
+        if c == _BACKSLASH:
+            i += 1
+            if i >= n:
+                raise _PatternError("it ends with a lone backslash")
+            out.append(_lit(p[i]))
+            i += 1
+        elif c == 0x3F:  # "?"
+            out.append("[^/]")
+            i += 1
+        elif c == _STAR:
+            j = i
+            while j < n and p[j] == _STAR:
+                j += 1
+            special = (
+                pathname
+                and j - i >= 2
+                and (i == 0 or p[i - 1] == _SLASH)
+                and (j == n or p[j] == _SLASH or p[j : j + 2] == b"\\/")
+            )
+            if not special:
+                out.append("[^/]*")
+            elif j < n and p[j] == _SLASH:
+                out.append("(?:.*/)?")
+                j += 1
+            else:
+                out.append(".*")
+            i = j
+        elif c == 0x5B:  # "["
+            members, i = _bracket(p, i)
+            cls = _byte_class(members)
+            if cls is None:
+                return None
+            out.append(cls)
+        else:
+            out.append(_lit(c))
+            i += 1
+    return "".join(out)
+
+
+def _simple_length(p: bytes) -> int:
+    """The length of the literal prefix (git's ``simple_length``)."""
+    for i, c in enumerate(p):
+        if c in b"*?[\\":
+            return i
+    return len(p)
+
+
+def _trim_trailing_spaces(p: bytes) -> bytes:
+    """Drop trailing unescaped spaces, as git does for each .gitignore line."""
+    last_space = -1
+    i, n = 0, len(p)
+    while i < n:
+        c = p[i]
+        if c == 0x20:
+            if last_space < 0:
+                last_space = i
+        elif c == _BACKSLASH:
+            i += 1
+            if i >= n:
+                return p
+            last_space = -1
+        else:
+            last_space = -1
+        i += 1
+    return p if last_space < 0 else p[:last_space]
+
+
+_GLOB: Final = frozenset(b"*?[\\")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """One pattern, ready to match."""
+
+    negative: bool
+    dir_only: bool
+    #: regex over the whole path (None: can never match)
+    regex: str | None
+    #: for positive patterns: regex over a directory that may hold a match below it ("" = any)
+    below: str | None
+    #: a shape that needs no regex (the regex says the same): "name" (the last name is
+    #: ``key``), "star" (the last name is ``key`` * ``key2``), "path" (the path is ``key``),
+    #: "under" (the path starts with ``key``), "tail" (the path is ``key`` or ends in "/key")
+    kind: str = ""
+    key: bytes = b""
+    key2: bytes = b""
+
+
+def _below_regex(body: bytes) -> str | None:
+    """Which directories may hold a path that anchored pattern ``body`` matches ("": any).
+
+    Conservative: a directory qualifies when its names match the pattern's leading segments;
+    from the first segment holding ``**`` on, anything deeper qualifies.
+    """
+    segments = body.split(b"/")
+    starstar = next((k for k, seg in enumerate(segments) if b"**" in seg), None)
+    if starstar == 0:
+        return ""
+    leading = segments[:-1] if starstar is None else segments[:starstar]
+    if not leading:
+        return None
+    parts: list[str] = []
+    for seg in leading:
+        try:
+            part = _translate(seg, pathname=True)
+        except _PatternError:  # a "/" inside brackets or escaped: give up, show everything
+            return ""
+        if part is None:
+            return None
+        parts.append(part)
+    regex = parts[-1] + ("" if starstar is None else "(?:/.*)?")
+    for part in reversed(parts[:-1]):
+        regex = f"{part}(?:/{regex})?"
+    return regex
+
+
+def _compile(pattern: str) -> _Compiled | None:
+    """One gitignore line -> its compiled form (None for a blank line or a comment)."""
+    if any(c in pattern for c in "\n\r\x00"):
+        raise _PatternError("a pattern is one line, without NUL")
+    try:
+        raw = pattern.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _PatternError("it is not valid UTF-8") from None
+    if raw.startswith(b"#"):
+        return None
+    body = _trim_trailing_spaces(raw)
+    if not body:
+        return None
+    negative = body.startswith(b"!")
+    if negative:
+        body = body[1:]
+    dir_only = body.endswith(b"/")
+    if dir_only:
+        body = body[:-1]
+    if b"/" in body:
+        anchored = body[1:] if body.startswith(b"/") else body
+        if anchored.startswith(b"**/") and len(anchored) > 3 and b"/" not in anchored[3:]:
+            body = anchored[3:]  # "**/name" matches exactly what "name" matches
+    if b"/" not in body:  # matched against the last name of the path, at any depth
+        if not body:
+            raise _PatternError("it matches nothing")
+        regex = _translate(body, pathname=False)
+        if regex is None:
+            return _Compiled(negative, dir_only, None, None)
+        compiled = _Compiled(negative, dir_only, f"(?:.*/)?{regex}", None if negative else "")
+        if any(c in b"?[\\" for c in body):
+            return compiled
+        collapsed = re.sub(rb"\*+", b"*", body)  # in a name, "**" is just "*"
+        if b"*" not in collapsed:
+            return replace(compiled, kind="name", key=body)
+        if collapsed.count(b"*") == 1:
+            head, _, tail = collapsed.partition(b"*")
+            return replace(compiled, kind="star", key=head, key2=tail)
+        return compiled
+    prefix = _simple_length(body)
+    if body.startswith(b"/"):
+        body = body[1:]
+        prefix -= 1
+    if not body:
+        raise _PatternError("it matches nothing")
+    # git compares the literal prefix first, then wildmatches the rest on its own: a "**" just
+    # after the prefix counts as "at the start" even when no "/" precedes it ("a**/b").
+    rest = _translate(body[prefix:], pathname=True)
+    if rest is None:
+        return _Compiled(negative, dir_only, None, None)
+    below = None if negative else _below_regex(body)
+    compiled = _Compiled(negative, dir_only, _literal(body[:prefix]) + rest, below)
+    stars = len(body) - prefix
+    if stars == 0:
+        return replace(compiled, kind="path", key=body)
+    if stars >= 2 and body[prefix:] == b"*" * stars:  # "lit/**", "lit**": a run of "**" at the end
+        return replace(compiled, kind="under", key=body[:prefix])
+    if body.startswith(b"**/") and not any(c in _GLOB for c in body[3:]):
+        return replace(compiled, kind="tail", key=body[3:])
+    return compiled
+
+
+# -- matching ----------------------------------------------------------------------------------
+
+try:
+    _re2: Any = importlib.import_module("re2")
+except ImportError:  # pragma: no cover - google-re2 is a dependency; the fallback is tested
+    _re2 = None
+
+#: whether new policies use re2 (tests turn it off to check the Python fallback)
+_USE_RE2 = True
+
+
+def _re2_set(regexes: Sequence[str]) -> Any:
+    """An ``re2.Set`` full-matching ``regexes`` over bytes (None: empty, or re2 unavailable)."""
+    if not regexes or _re2 is None:
+        return None
+    options = _re2.Options()
+    options.encoding = _re2.Options.Encoding.LATIN1
+    options.max_mem = 64 << 20
+    rset = _re2.Set.FullMatchSet(options)
+    try:
+        for regex in regexes:
+            rset.Add(f"(?s){regex}")
+        rset.Compile()
+    except _re2.error:  # too big for re2's memory budget: Python's re takes over
+        return None
+    return rset
+
+
+def _alternation(regexes: Sequence[str]) -> re.Pattern[bytes] | None:
+    """One Python regex: group k (counted from the end) is ``regexes[-k]``; the last one wins.
+
+    The fallback when google-re2 is missing: correct, but a backtracking engine, so slower on
+    large lists and not linear-time on adversarial names.
+    """
+    if not regexes:
+        return None
+    joined = "|".join(f"({regex})" for regex in reversed(regexes))
+    return re.compile(f"(?s:{joined})".encode("ascii"))
+
+
+_Hits = tuple[tuple[int, bool], ...]
+_StarHits = tuple[tuple[int, bool, bytes, int], ...]
+_TailHits = tuple[tuple[int, bool, bytes, bytes], ...]
+
+
+def _merge(hits: _Hits, as_dir: int, as_file: int) -> tuple[int, int]:
+    """Fold (index, dir_only) hits, highest index first, into the best (dir, file) indexes."""
+    top = hits[0][0]
+    if top > as_dir:
+        as_dir = top
+    for index, dir_only in hits:
+        if not dir_only:
+            if index > as_file:
+                as_file = index
+            break
+    return as_dir, as_file
+
+
+class _Spec:
+    """One effective list, compiled: Git's answer for any path, with the deciding pattern.
+
+    Most patterns have a plain shape (a name, ``*.ext``, ``prefix*``, ``dir/**``, a fixed path)
+    and are answered by dict lookups; the rest go to one regex set. Git reports the LAST pattern
+    that matches, so each table keeps the highest index per key.
+    """
+
+    __slots__ = (
+        "_below",
+        "_cache",
+        "_dir_only",
+        "_ids",
+        "_names",
+        "_paths",
+        "_re_dir",
+        "_re_file",
+        "_set",
+        "_star_keys",
+        "_star_lens",
+        "_stars",
+        "_suffix_keys",
+        "_suffix_lens",
+        "_suffixes",
+        "_tails",
+        "_under_keys",
+        "_under_lens",
+        "_unders",
+        "below_any",
+        "empty",
+        "negative",
+        "rules",
+    )
+
+    def __init__(self, rules: Sequence[tuple[Rule, _Compiled]], *, use_re2: bool) -> None:
+        self.rules = tuple(rule for rule, _ in rules)
+        self.negative = tuple(c.negative for _, c in rules)
+        names: dict[bytes, list[tuple[int, bool]]] = {}
+        suffixes: dict[bytes, list[tuple[int, bool]]] = {}
+        stars: dict[bytes, list[tuple[int, bool, bytes, int]]] = {}
+        paths: dict[bytes, list[tuple[int, bool]]] = {}
+        unders: dict[bytes, list[tuple[int, bool]]] = {}
+        tails: dict[bytes, list[tuple[int, bool, bytes, bytes]]] = {}
+        regexes: list[tuple[int, bool, str]] = []
+        for i, (_, c) in enumerate(rules):
+            if c.regex is None:
+                continue
+            hit = (i, c.dir_only)
+            if c.kind == "name":
+                names.setdefault(c.key, []).append(hit)
+            elif c.kind == "star" and not c.key:
+                suffixes.setdefault(c.key2, []).append(hit)
+            elif c.kind == "star":
+                entry = (i, c.dir_only, c.key2, len(c.key) + len(c.key2))
+                stars.setdefault(c.key, []).append(entry)
+            elif c.kind == "path":
+                paths.setdefault(c.key, []).append(hit)
+            elif c.kind == "under":
+                unders.setdefault(c.key, []).append(hit)
+            elif c.kind == "tail":  # filed under its last name, which the path must end with
+                tail = (i, c.dir_only, b"/" + c.key, c.key)
+                tails.setdefault(c.key.rpartition(b"/")[2], []).append(tail)
+            else:
+                regexes.append((i, c.dir_only, c.regex))
+        self.empty = not (names or suffixes or stars or paths or unders or tails or regexes)
+
+        def table(d: dict[bytes, list[tuple[int, bool]]]) -> dict[bytes, _Hits]:
+            return {k: tuple(reversed(v)) for k, v in d.items()}
+
+        self._names = table(names)
+        self._suffixes = table(suffixes)
+        self._suffix_lens = tuple(sorted({len(k) for k in suffixes}))
+        self._suffix_keys = tuple(suffixes)  # one C-level endswith() before the lookups
+        self._stars: dict[bytes, _StarHits] = {k: tuple(reversed(v)) for k, v in stars.items()}
+        self._star_lens = tuple(sorted({len(k) for k in stars}))
+        self._star_keys = tuple(stars)
+        self._paths = table(paths)
+        self._unders = table(unders)
+        self._under_lens = tuple(sorted({len(k) for k in unders}))
+        self._under_keys = tuple(unders)
+        self._tails: dict[bytes, _TailHits] = {k: tuple(reversed(v)) for k, v in tails.items()}
+        self._ids = tuple(i for i, _, _ in regexes)
+        self._dir_only = tuple(d for _, d, _ in regexes)
+        self._set: Any = None
+        self._re_dir: re.Pattern[bytes] | None = None
+        self._re_file: re.Pattern[bytes] | None = None
+        if regexes:
+            self._set = _re2_set([r for _, _, r in regexes]) if use_re2 else None
+            if self._set is None:
+                self._re_dir = _alternation([r for _, _, r in regexes])
+                self._re_file = _alternation([r if not d else "(?!)" for _, d, r in regexes])
+        below = [c.below for _, c in rules if c.below is not None]
+        self.below_any = "" in below
+        below = [r for r in below if r]
+        self._below = (_re2_set(below) if use_re2 else None) or _alternation(below)
+        self._cache: dict[str, int] = {}
+
+    def is_match(self, index: int) -> bool:
+        return index >= 0 and not self.negative[index]
+
+    def _own(self, path: bytes) -> tuple[int, int]:
+        """The last pattern matching ``path`` itself: (as a directory, as a file); -1: none."""
+        as_dir = as_file = -1
+        name = path[path.rfind(b"/") + 1 :]
+        if self._names:
+            hits = self._names.get(name)
+            if hits is not None:
+                as_dir, as_file = _merge(hits, as_dir, as_file)
+        if self._suffixes and name.endswith(self._suffix_keys):
+            n = len(name)
+            for k in self._suffix_lens:
+                if k > n:
+                    break
+                hits = self._suffixes.get(name[n - k :])
+                if hits is not None:
+                    as_dir, as_file = _merge(hits, as_dir, as_file)
+        if self._stars and name.startswith(self._star_keys):
+            for k in self._star_lens:
+                star_hits = self._stars.get(name[:k])
+                if star_hits is None:
+                    continue
+                for index, dir_only, tail, least in star_hits:
+                    if len(name) >= least and name.endswith(tail):
+                        as_dir = max(as_dir, index)
+                        if not dir_only:
+                            as_file = max(as_file, index)
+        if self._paths:
+            hits = self._paths.get(path)
+            if hits is not None:
+                as_dir, as_file = _merge(hits, as_dir, as_file)
+        if self._unders and path.startswith(self._under_keys):
+            for k in self._under_lens:
+                if k > len(path):
+                    break
+                hits = self._unders.get(path[:k])
+                if hits is not None:
+                    as_dir, as_file = _merge(hits, as_dir, as_file)
+        if self._tails:
+            tail_hits = self._tails.get(name)
+            if tail_hits is not None:
+                for index, dir_only, slashed, whole in tail_hits:
+                    if path == whole or path.endswith(slashed):
+                        as_dir = max(as_dir, index)
+                        if not dir_only:
+                            as_file = max(as_file, index)
+        if self._set is not None:
+            found = self._set.Match(path)
+            if found:
+                ids, dirs_only = self._ids, self._dir_only
+                for k in found:
+                    index = ids[k]
+                    if index > as_dir:
+                        as_dir = index
+                    if index > as_file and not dirs_only[k]:
+                        as_file = index
+        elif self._re_dir is not None and self._re_file is not None:
+            m = self._re_dir.fullmatch(path)
+            if m is not None and m.lastindex is not None:
+                as_dir = max(as_dir, self._ids[-m.lastindex])
+                m = self._re_file.fullmatch(path)
+                if m is not None and m.lastindex is not None:
+                    as_file = max(as_file, self._ids[-m.lastindex])
+        return as_dir, as_file
+
+    def _dir(self, path: str) -> int:
+        """The deciding index for directory ``path``: the last pattern that matches it or one
+        of the directories above it (-1: none)."""
+        cache = self._cache
+        found = cache.get(path)
+        if found is not None:
+            return found
+        chain = [path]
+        inherited = -1
+        parent = path.rpartition("/")[0]
+        while parent:
+            found = cache.get(parent)
+            if found is not None:
+                inherited = found
+                break
+            chain.append(parent)
+            parent = parent.rpartition("/")[0]
+        if len(cache) >= MAX_CACHE:
+            cache.clear()
+        for d in reversed(chain):
+            own = self._own(d.encode("utf-8", "surrogateescape"))[0]
+            if own > inherited:
+                inherited = own
+            cache[d] = inherited
+        return inherited
+
+    def match(self, path: str, is_dir: bool) -> int:
+        """The deciding pattern for ``path`` (-1: none); see :meth:`is_match`."""
+        if self.empty:
+            return -1
+        if is_dir:
+            return self._dir(path)
+        parent = path.rpartition("/")[0]
+        inherited = self._dir(parent) if parent else -1
+        own = self._own(path.encode("utf-8", "surrogateescape"))[1]
+        return own if own > inherited else inherited
+
+    def match_name(self, path: str) -> int:
+        """The deciding positive pattern for ``path`` taken as a file OR as a directory, or -1
+        (so the answer never depends on the entry's type)."""
+        if self.empty:
+            return -1
+        parent = path.rpartition("/")[0]
+        inherited = self._dir(parent) if parent else -1
+        as_dir, as_file = self._own(path.encode("utf-8", "surrogateescape"))
+        as_file = max(as_file, inherited)
+        as_dir = max(as_dir, inherited)
+        if self.is_match(as_file):
+            return as_file
+        if self.is_match(as_dir):
+            return as_dir
+        return -1
+
+    def may_match_below(self, path: str) -> bool:
+        """Whether some positive pattern could match a path strictly below directory ``path``."""
+        if self.below_any:
+            return True
+        below = self._below
+        if below is None:
+            return False
+        data = path.encode("utf-8", "surrogateescape")
+        return bool(below.fullmatch(data) if isinstance(below, re.Pattern) else below.Match(data))
+
+
+def _patterns(name: str, value: object) -> list[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ConfigError(f"{name}: expected a list of strings, not {type(value).__name__}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ConfigError(f"{name}[{i}]: a pattern must be a string, not {type(item).__name__}")
+    return list(value)
+
+
+def _compile_list(entries: Sequence[tuple[str, int, str, str]], *, use_re2: bool) -> _Spec:
+    """(list, index, pattern, source) -> _Spec; a bad pattern is a ConfigError naming it."""
+    compiled: list[tuple[Rule, _Compiled]] = []
+    for list_name, index, pattern, source in entries:
+        try:
+            c = _compile(pattern)
+        except _PatternError as exc:
+            shown = source[len("preset:") :] if source.startswith("preset:") else list_name
+            raise ConfigError(f"{shown}[{index}]: invalid pattern '{pattern}': {exc}") from None
+        if c is not None:
+            compiled.append((Rule(list_name, index, pattern, source), c))
+    return _Spec(compiled, use_re2=use_re2)
+
+
+def _require_normal(path: str) -> None:
+    """Refuse a path that is not normalized: the rules would not mean what they say for it."""
+    if not isinstance(path, str):
+        raise InvalidPathError(f"a policy path must be a string, not {type(path).__name__}")
+    if not path:
+        return
+    odd = path[0] == "/" or path[-1] == "/" or "//" in path
+    if not odd and "." in path:
+        wrapped = f"/{path}/"
+        odd = "/./" in wrapped or "/../" in wrapped
+    if odd:
+        raise InvalidPathError(f"the policy takes normalized root-relative paths, not '{path}'")
+
+
+# -- the policy ----------------------------------------------------------------------------------
+
+
+class Policy:
+    """The compiled rules of one jail (pure: it never looks at the filesystem).
+
+    A path may be read when it is not internal, not denied, and matched by ``read``; written when
+    not internal, not denied, not protected, and matched by ``write``. ``deny`` and ``protect`` are
+    decided by the name alone (a match as a file or as a directory counts), so the answer does not
+    depend on what exists. Both the requested and the resolved path must pass.
+    """
+
+    def __init__(
+        self,
+        read: Sequence[str] = ("**",),
+        write: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        protect: Sequence[str] = (),
+        presets: Sequence[str] = ("secrets",),
+        internal: Sequence[str] = (),
+    ) -> None:
+        self._read_args = _patterns("read", read)
+        self._write_args = _patterns("write", write)
+        self._deny_args = _patterns("deny", deny)
+        self._protect_args = _patterns("protect", protect)
+        self._preset_args = _patterns("presets", presets)
+        self._internal_args = _patterns("internal", internal)
+
+        effective: dict[str, list[tuple[str, int, str, str]]] = {"deny": [], "protect": []}
+        for i, name in enumerate(self._preset_args):
+            if name not in PRESETS:
+                known = ", ".join(PRESETS)
+                raise ConfigError(f"presets[{i}]: unknown preset '{name}' (known: {known})")
+            if name in self._preset_args[:i]:
+                continue
+            target, patterns = PRESETS[name]
+            effective[target] += [(target, j, p, f"preset:{name}") for j, p in enumerate(patterns)]
+        effective["deny"] += [("deny", i, p, "config") for i, p in enumerate(self._deny_args)]
+        effective["protect"] += [
+            ("protect", i, p, "config") for i, p in enumerate(self._protect_args)
+        ]
+
+        internal_paths: list[str] = []
+        for i, item in enumerate(self._internal_args):
+            try:
+                path = normalize(item)
+            except JailError as exc:
+                raise ConfigError(f"internal[{i}]: {exc}") from None
+            if not path:
+                raise ConfigError(f"internal[{i}]: the jail's root cannot be internal")
+            internal_paths.append(path)
+        self._internal = tuple((p, p + "/", i) for i, p in enumerate(internal_paths))
+
+        def config(name: str, items: list[str]) -> list[tuple[str, int, str, str]]:
+            return [(name, i, p, "config") for i, p in enumerate(items)]
+
+        use_re2 = _USE_RE2
+        self._read = _compile_list(config("read", self._read_args), use_re2=use_re2)
+        self._write = _compile_list(config("write", self._write_args), use_re2=use_re2)
+        self._deny = _compile_list(effective["deny"], use_re2=use_re2)
+        self._protect = _compile_list(effective["protect"], use_re2=use_re2)
+        lists = {
+            "read": self._read_args,
+            "write": self._write_args,
+            "deny": [p for _, _, p, _ in effective["deny"]],
+            "protect": [p for _, _, p, _ in effective["protect"]],
+            "internal": internal_paths,
+        }
+        canonical = json.dumps(lists, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        self._hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        self._cache: dict[tuple[str, str, bool, str | None], Decision] = {}
+        self._visible: dict[tuple[str, bool], bool] = {}
+
+    def __repr__(self) -> str:
+        return f"<Policy {self._hash[:12]}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        d = self.to_dict()
+        args = (d["read"], d["write"], d["deny"], d["protect"], d["presets"], d["internal"])
+        return (Policy, args)
+
+    @property
+    def hash(self) -> str:
+        """sha256 (hex) of the effective lists: equal policies have equal hashes everywhere."""
+        return self._hash
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """The constructor's arguments as plain data."""
+        return {
+            "read": list(self._read_args),
+            "write": list(self._write_args),
+            "deny": list(self._deny_args),
+            "protect": list(self._protect_args),
+            "presets": list(self._preset_args),
+            "internal": list(self._internal_args),
+        }
+
+    def check(
+        self, access: Access, path: str, *, is_dir: bool = False, resolved: str | None = None
+    ) -> Decision:
+        """The decision for ``access`` on normalized ``path`` (and on ``resolved``, if given)."""
+        key = (access, path, is_dir, resolved)
+        decision = self._cache.get(key)
+        if decision is None:
+            decision = self._decide(access, path, is_dir, resolved, ())
+            if len(self._cache) >= MAX_CACHE:
+                self._cache.clear()
+            self._cache[key] = decision
+        return decision
+
+    def explain(
+        self,
+        access: Access,
+        path: str,
+        *,
+        is_dir: bool = False,
+        resolved: str | None = None,
+        hops: tuple[str, ...] = (),
+    ) -> Decision:
+        """Like :meth:`check`, uncached, carrying the symlink ``hops`` the caller followed."""
+        return self._decide(access, path, is_dir, resolved, tuple(hops))
+
+    def visible(self, path: str, *, is_dir: bool) -> bool:
+        """Whether a listing shows ``path``: not internal, not denied, and readable.
+
+        A directory counts as readable when it may hold something readable: it is matched by
+        ``read`` itself, or some ``read`` pattern could match a path below it. That is
+        conservative: a directory is never hidden while it holds readable files.
+        """
+        key = (path, is_dir)
+        shown = self._visible.get(key)
+        if shown is None:
+            shown = self._is_visible(path, is_dir)
+            if len(self._visible) >= MAX_CACHE:
+                self._visible.clear()
+            self._visible[key] = shown
+        return shown
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _is_visible(self, path: str, is_dir: bool) -> bool:
+        _require_normal(path)
+        if not path:
+            return True
+        if not is_dir:
+            return self._decide("read", path, False, None, ()).allowed
+        if self._internal_rule(path) is not None or self._deny.match_name(path) >= 0:
+            return False
+        read = self._read
+        return read.is_match(read.match(path, True)) or read.may_match_below(path)
+
+    def _internal_rule(self, path: str) -> Rule | None:
+        for root, below, i in self._internal:
+            if path == root or path.startswith(below):
+                return Rule("internal", i, root, "internal")
+        return None
+
+    def _decide(
+        self,
+        access: Access,
+        path: str,
+        is_dir: bool,
+        resolved: str | None,
+        hops: tuple[str, ...],
+    ) -> Decision:
+        if access not in _ACCESS:
+            raise ConfigError(f"access must be 'read' or 'write', not {access!r}")
+        _require_normal(path)
+        res = path
+        if resolved is not None:
+            _require_normal(resolved)
+            res = resolved
+        targets = (path,) if res == path else (path, res)
+
+        def deny(rule: Rule) -> Decision:
+            return Decision(False, access, path, res, rule, hops)
+
+        for target in targets:
+            rule = self._internal_rule(target) if target else None
+            if rule is not None:
+                return deny(rule)
+        for target in targets:
+            found = self._deny.match_name(target) if target else -1
+            if found >= 0:
+                return deny(self._deny.rules[found])
+        if access == "write":
+            for target in targets:
+                found = self._protect.match_name(target) if target else -1
+                if found >= 0:
+                    return deny(self._protect.rules[found])
+        spec = self._read if access == "read" else self._write
+        allowed_by: list[Rule] = []
+        for target in targets:
+            if not target:  # the root: always listable, never written
+                rule = Rule(access, -1, "", "root")
+                if access == "write":
+                    return deny(rule)
+            else:
+                found = spec.match(target, is_dir)
+                if not spec.is_match(found):
+                    return deny(self._not_matched(access, spec, found))
+                rule = spec.rules[found]
+            allowed_by.append(rule)
+        return Decision(True, access, path, res, allowed_by[0], hops)
+
+    @staticmethod
+    def _not_matched(access: Access, spec: _Spec, found: int) -> Rule:
+        if found >= 0:  # a "!" pattern decided
+            return spec.rules[found]
+        return Rule(access, -1, "", "default" if not spec.rules else "config")
+
+
+# -- sizes -------------------------------------------------------------------------------------
+
+_SIZE_RE: Final = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*([A-Za-z]*)\s*")
+_UNITS: Final[dict[str, int]] = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def parse_size(value: str | int | None) -> int | None:
+    """A byte count from an int or a string such as "10 MiB", "200MB", "1.5 GiB", "100".
+
+    ``KB``/``MB``/``GB``/``TB`` are powers of 1000, ``KiB``/``MiB``/``GiB``/``TiB`` powers of
+    1024 (case is ignored); fractions of a byte are dropped. ``None`` means no limit.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"a size must be a number of bytes or a string, not {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"a size cannot be negative: {value}")
+        return value
+    m = _SIZE_RE.fullmatch(value)
+    unit = _UNITS.get(m.group(2).lower()) if m else None
+    if m is None or unit is None:
+        raise ConfigError(
+            f"invalid size '{value}': expected a number and an optional unit "
+            "(B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+        )
+    try:
+        number = Decimal(m.group(1))
+    except InvalidOperation:  # pragma: no cover - the regex admits only plain decimals
+        raise ConfigError(f"invalid size '{value}'") from None
+    return int(number * unit)
