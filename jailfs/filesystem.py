@@ -71,6 +71,11 @@ class _Call:
         self.verdict: JailError | None = None  # a refusal hidden from the caller (exists -> False)
 
 
+#: what a listing without details knows of an entry (read-only: shared by every listing)
+_DIR_INFO: dict[str, Any] = {"type": "directory"}
+_NO_INFO: dict[str, Any] = {}
+
+
 class _ThreadState(threading.local):
     """Per-thread state of a jail: the public call in progress, the tool, a dry run."""
 
@@ -656,7 +661,8 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def _find(
         self, vpath: str, maxdepth: int | None, withdirs: bool, detail: bool
     ) -> dict[str, dict[str, Any]]:
-        """Sorted {path: info} (info empty unless ``detail``) of everything visible below."""
+        """Sorted {path: info} of everything visible below; without ``detail`` the info only
+        says ``{"type": "directory"}`` for directories (from d_type: no stat per entry)."""
         found: dict[str, dict[str, Any]] = {}
         try:
             res = self._resolve(vpath, "read", "find", follow=False)
@@ -667,18 +673,19 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if not res.is_dir and not res.is_link:
                 found[vpath] = self._info_from(vpath, res.st) if detail else {}
                 return found
+            light = _DIR_INFO
             if res.is_link:
                 info = self._entry_info(vpath)
                 if info["type"] != "directory":  # a link to a file, or leading nowhere allowed
                     found[vpath] = info if detail else {}
                     return found
             if withdirs and vpath:
-                found[vpath] = self._entry_info(vpath) if detail else {}
+                found[vpath] = self._entry_info(vpath) if detail else light
         for top, dirs, files, infos in self._walk(vpath, maxdepth, detail):
             for name in dirs if withdirs else ():
-                found[paths.join(top, name)] = infos.get(name, {})
+                found[paths.join(top, name)] = infos[name] if detail else light
             for name in files:
-                found[paths.join(top, name)] = infos.get(name, {})
+                found[paths.join(top, name)] = infos[name] if detail else _NO_INFO
         return dict(sorted(found.items()))
 
     @_audited("du")
@@ -1144,11 +1151,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         append_slash = ends_with_sep or vpath.endswith("/**")
         regex = glob_translate(vpath + ("/" if ends_with_sep else "")).replace(r"\Z", r"\z")
         matcher = _compile_linear(regex)
-        found = self._find(top.rstrip("/"), depth, withdirs, True)
+        found = self._find(top.rstrip("/"), depth, withdirs, detail)
         out = {
             p: info
             for p, info in found.items()
-            if matcher.match(p + "/" if append_slash and info["type"] == "directory" else p)
+            if matcher.match(p + "/" if append_slash and info.get("type") == "directory" else p)
         }
         return out if detail else list(out)
 

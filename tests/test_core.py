@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
 
+from conftest import snapshot
 from jailfs import (
     AccessDenied,
     HardlinkRefused,
