@@ -173,8 +173,9 @@ def symlink_unchecked(target: str, dir_fd: int, name: str) -> None:
     os.symlink(target, name, dir_fd=dir_fd)
 
 
-def utime_unchecked(dir_fd: int, name: str) -> None:
-    os.utime(name, dir_fd=dir_fd, follow_symlinks=False)
+def futime_unchecked(fd: int) -> None:
+    """Set the times of the open file ``fd`` to now."""
+    os.utime(fd)
 
 
 def fchmod_unchecked(fd: int, mode: int) -> None:

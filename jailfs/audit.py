@@ -209,6 +209,10 @@ def _clean_opt(value: object) -> str | None:
     return None if value is None else _clean_text(value)
 
 
+#: what ``record(_result=False)`` returns (the jail does not use the record)
+_NO_RECORD: dict[str, object] = {}
+
+
 def _clean_int(name: str, value: object) -> int | None:
     if value is None or type(value) is int:
         return value
@@ -329,12 +333,13 @@ class AuditLog:
         us: int = 0,
         actor: str | None = None,
         tool: str | None = None,
+        _result: bool = True,
     ) -> dict[str, object]:
         """Append one record and return it (a dict with exactly :data:`FIELDS`).
 
         The line has reached the OS when this returns. ``nbytes`` is stored as ``bytes``.
         Raises ValueError for an unknown ``decision`` or ``op == "session"``, and JailError once
-        the log is closed.
+        the log is closed. (The jail passes ``_result=False``: it needs no dict back.)
         """
         if decision not in DECISIONS:
             raise ValueError(f"audit decision must be one of {sorted(DECISIONS)}, not {decision!r}")
@@ -410,6 +415,8 @@ class AuditLog:
                 actor=_clean_text(actor),
                 tool=_clean_opt(tool),
             )
+        if not _result:
+            return _NO_RECORD
         return {
             "seq": seq,
             "ts": ts,

@@ -183,7 +183,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         {
             "clear_instance_cache", "current", "end_transaction", "from_dict", "from_json",
             "get_mapper", "invalidate_cache", "start_transaction", "to_dict", "to_json",
-            "unstrip_protocol", "explain", "close", "read_block", "sign",
+            "unstrip_protocol", "close", "sign", "tool_scope", "from_config",
         }
     )  # fmt: skip
 
@@ -342,6 +342,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             count=call.count,
             us=us,
             tool=call.tool or self._tls.tool,
+            _result=False,
         )
 
     def _add_bytes(self, n: int) -> None:
@@ -367,11 +368,16 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return vpath
 
     def _deny(self, op: str, decision: Decision) -> AccessDenied:
-        path = decision.resolved if decision.resolved != decision.path else decision.path
         rule = str(decision.rule)
-        msg = f"{op} '{decision.path}' is {decision.reason}"
-        if decision.resolved != decision.path:
-            msg += f" (it resolves to '{path}')"
+        aliased = decision.resolved != decision.path
+        if aliased and not self._visible(decision.resolved, False):
+            # The target is hidden from the agent: name neither it nor the pattern that spells
+            # it (the audit record keeps the rule).
+            msg = f"{op} '{decision.path}' is denied: it leads to a path the jail hides"
+        else:
+            msg = f"{op} '{decision.path}' is {decision.reason}"
+            if aliased:
+                msg += f" (it resolves to '{decision.resolved}')"
         return AccessDenied(op, decision.path, rule, msg)
 
     def _precheck(self, access: Access, vpath: str, op: str) -> None:
@@ -423,11 +429,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raise
         return res
 
+    @_audited("explain", 1)
     def explain(self, op: str, path: str) -> Decision:
         """Why ``op`` ("read", "write", "delete") on ``path`` is allowed or denied.
 
         Resolves the path (following symlinks inside the jail) and returns the policy's
-        decision with the resolved path and the symlink hops; nothing is recorded.
+        decision with the resolved path and the symlink hops. Nothing on the tree is touched;
+        the question itself is recorded (op ``explain``).
         """
         if op not in ("read", "write", "delete"):
             raise ValueError(f"op must be 'read', 'write' or 'delete', not {op!r}")
@@ -750,8 +758,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _open_regular(self, res: Resolved, vpath: str, flags: int) -> int:
-        """Open the resolved final entry as a regular file (never a FIFO, socket or device)."""
+    def _open_regular(self, res: Resolved, vpath: str, flags: int, *, writing: bool = False) -> int:
+        """Open the resolved final entry as a regular file (never a FIFO, socket or device).
+
+        ``writing``: also refuse a file with more than one hard link, checked on the open fd
+        (a link swapped in after resolution is caught here, not written through)."""
         assert res.st is not None
         kind = stat.S_IFMT(res.st.st_mode)
         if kind == stat.S_IFDIR:
@@ -765,6 +776,9 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raise UnsupportedFileType(
                 vpath, _TYPE_NAMES.get(stat.S_IFMT(st.st_mode), "special file")
             )
+        if writing and st.st_nlink > 1:
+            raw.close_unchecked(fd)
+            raise HardlinkRefused(vpath)
         return fd
 
     def _check_read_size(self, vpath: str, size: int) -> None:
@@ -898,7 +912,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         vpath = self._norm(path)
         with self._writable_target(vpath, "touch") as res:
             if res.st is not None and not truncate:
-                raw.utime_unchecked(res.parent, res.name)
+                fd = self._open_regular(res, vpath, os.O_RDONLY, writing=True)
+                try:
+                    raw.futime_unchecked(fd)
+                finally:
+                    raw.close_unchecked(fd)
                 return
             fd, temp = self._temp_file(res)
             raw.close_unchecked(fd)
@@ -931,24 +949,29 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 raw.close_unchecked(fd)
                 raise
             rawf: JailRawFile = JailRawFile(self, vpath, fd, "r+" if plus else "r")
+            rawf.size = raw.fstat_unchecked(fd).st_size
             if plus:
                 return _JailRandom(rawf)
-            return io.BufferedReader(rawf)
+            return _JailReader(rawf)
         res = self._writable_target(vpath, "open")
         try:
             if kind == "update":  # r+: in place, must exist
                 if res.st is None:
                     raise errno_error(2, vpath)
-                fd = self._open_regular(res, vpath, flags)
+                fd = self._open_regular(res, vpath, flags, writing=True)
                 rawf = JailRawFile(self, vpath, fd, "r+")
                 rawf.size = res.st.st_size
                 res.close()
                 return _JailRandom(rawf)
             if kind == "append":
-                if res.st is None:
+                if res.st is None:  # create it (the name stays a plain file: checked below)
                     fd = raw.open_file_unchecked(res.parent, res.name, flags | os.O_CREAT)
+                    st = raw.fstat_unchecked(fd)
+                    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+                        raw.close_unchecked(fd)
+                        raise HardlinkRefused(vpath)
                 else:
-                    fd = self._open_regular(res, vpath, flags)
+                    fd = self._open_regular(res, vpath, flags, writing=True)
                 rawf = JailRawFile(self, vpath, fd, "a+" if plus else "a")
                 rawf.size = raw.fstat_unchecked(fd).st_size
                 res.close()
@@ -1022,6 +1045,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if self._tls.dry:
             self._dry_check("write", vpath, is_dir=True)
             return
+        if not vpath:  # the root: it exists, and is never the agent's to create
+            with self._resolver.resolve(vpath):
+                if exist_ok:
+                    return
+                raise errno_error(17, "/")
         decision = self.policy.check("write", vpath, is_dir=True)
         if not decision.allowed:
             raise self._deny("mkdir", decision)
@@ -1149,8 +1177,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 star2 = vpath.find("**")
                 depth = vpath[first + 1 :].count("/") + 1 - vpath[star2:].count("/") - 1 + maxdepth
         append_slash = ends_with_sep or vpath.endswith("/**")
-        regex = glob_translate(vpath + ("/" if ends_with_sep else "")).replace(r"\Z", r"\z")
-        matcher = _compile_linear(regex)
+        try:
+            regex = glob_translate(vpath + ("/" if ends_with_sep else "")).replace(r"\Z", r"\z")
+            matcher = _compile_linear(regex)
+        except (ValueError, _re2.error) as exc:  # e.g. "**" inside a name: "a**b"
+            raise InvalidPathError(f"invalid glob pattern '{vpath}': {exc}") from None
         found = self._find(top.rstrip("/"), depth, withdirs, detail)
         out = {
             p: info
@@ -1328,7 +1359,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if res.is_dir:
                 fd = raw.open_dir_read_unchecked(res.parent, res.name)
             else:
-                fd = self._open_regular(res, vpath, os.O_RDONLY)
+                fd = self._open_regular(res, vpath, os.O_RDONLY, writing=True)
         try:
             raw.fchmod_unchecked(fd, mode)
         finally:
@@ -1499,6 +1530,13 @@ class JailRawFile(io.FileIO):
 def _discard_on_error(f: Any, exc_type: object) -> None:
     if exc_type is not None and isinstance(f.raw, JailRawFile):
         f.raw.failed = True
+
+
+class _JailReader(io.BufferedReader):
+    @property
+    def size(self) -> int:
+        """The file's size when opened (fsspec's file objects have it; read_block uses it)."""
+        return int(self.raw.size)
 
 
 class _JailWriter(io.BufferedWriter):
