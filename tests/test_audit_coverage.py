@@ -1,0 +1,89 @@
+"""Every public call leaves exactly one audit record: allowed, denied and failing variants.
+
+The calls are the choke-point table (tests/test_choke_point.py CALLS), so a new public method
+must get sample arguments there and is then covered here too. A file object adds its own
+``close`` record (with the bytes it moved) when it is closed outside any other call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jailfs import AccessDenied, JailError, JailFileSystem
+from test_choke_point import CALLS, CHECKED, make_tree
+
+VARIANTS = ["allow", "deny", "fail"]
+
+
+def _jail(tmp_path: Path, jail_factory: Any, variant: str) -> JailFileSystem:
+    root = tmp_path / "root"
+    make_tree(root)
+    (tmp_path / "local").mkdir()
+    kwargs: dict[str, Any] = {"write": ["**"], "presets": (), "allow_symlink_creation": True}
+    if variant == "deny":
+        kwargs["deny"] = ["file.txt"]
+    if variant == "fail":
+        (root / "file.txt").unlink()
+    fs: JailFileSystem = jail_factory(root, **kwargs)
+    return fs
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("name", CHECKED)
+def test_one_record_per_public_call(
+    tmp_path: Path, jail_factory: Any, name: str, variant: str
+) -> None:
+    fs = _jail(tmp_path, jail_factory, variant)
+    before = len(fs.audit.records())
+    error: Exception | None = None
+    try:
+        CALLS[name](fs, tmp_path / "local")
+    except Exception as exc:
+        error = exc
+    new = fs.audit.records()[before:]
+    ops = [r["op"] for r in new]
+    if name == "open" and error is None:
+        assert ops == ["open", "close"], ops
+        assert new[1]["bytes"] == len(b"hello jail\n")
+    else:
+        assert len(new) == 1, ops
+    record = new[0]
+    assert record["actor"] == "agent" and record["session"] == fs.audit.session
+    if error is None:
+        # a boolean probe (exists, isfile, ...) answers False for a denied name, audited as deny
+        assert record["decision"] in ("allow", "deny"), record
+        if record["decision"] == "deny":
+            assert variant == "deny" and record["reason"] == "denied", record
+        else:
+            assert record["error"] is None and record["reason"] is None, record
+    elif isinstance(error, AccessDenied):
+        assert record["decision"] == "deny", record
+        assert record["reason"] == "denied", record
+        assert record["rule"] == error.rule, record
+        if variant == "deny":
+            assert record["rule"] == "deny[0] 'file.txt'", record
+    elif isinstance(error, JailError):
+        assert record["decision"] == "deny" and record["reason"] == error.reason, record
+    else:
+        assert record["decision"] == "error", record
+        assert record["error"].startswith(type(error).__name__), record
+    if variant == "allow":
+        assert error is None, f"{name} failed on the allowed tree: {error!r}"
+
+
+def test_denied_and_failing_variants_are_exercised(tmp_path: Path, jail_factory: Any) -> None:
+    """The table really reaches the denied and the missing file (else the variants prove
+    nothing): cat_file raises AccessDenied and FileNotFoundError with the right records."""
+    denied = _jail(tmp_path / "d", jail_factory, "deny")
+    with pytest.raises(AccessDenied):
+        CALLS["cat_file"](denied, tmp_path / "d" / "local")
+    assert denied.audit.records()[-1]["decision"] == "deny"
+    missing = _jail(tmp_path / "m", jail_factory, "fail")
+    with pytest.raises(FileNotFoundError):
+        CALLS["cat_file"](missing, tmp_path / "m" / "local")
+    last = missing.audit.records()[-1]
+    assert last["decision"] == "error" and last["path"] == "file.txt"
+    assert last["error"].startswith("FileNotFoundError")
