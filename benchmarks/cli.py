@@ -51,7 +51,7 @@ class Mode:
     profile_seconds: float = 3.0
 
 
-QUICK = Mode("quick", Settings(rounds=5, batch_seconds=0.01), (10_000,), 10**9, 5)
+QUICK = Mode("quick", Settings(rounds=7, batch_seconds=0.02), (10_000,), 10**9, 5)
 FULL = Mode("full", Settings(rounds=11, batch_seconds=0.03), (1_000, 10_000, 100_000), 100_000, 2)
 
 #: the tree whose numbers go into the main table (and that the agent session works on)
@@ -319,5 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in failures:
                 print(f"  {line}", file=sys.stderr)
             return 1
-        print(f"\ngate passed: every result within {GATE_FACTOR:g} x its target", file=sys.stderr)
+        print(
+            f"\ngate passed: every other result within {GATE_FACTOR:g} x its target; "
+            "targets NOT reached:",
+            file=sys.stderr,
+        )
+        for line in report.known_misses(run.main):
+            print(f"  {line}", file=sys.stderr)
     return 0

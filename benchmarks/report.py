@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.backends import BACKENDS, LABELS
-from benchmarks.targets import GATE_FACTOR, TARGETS
+from benchmarks.targets import GATE_FACTOR, KNOWN_MISSES, TARGETS
 from benchmarks.workloads import Row
 
 
@@ -51,12 +51,34 @@ def gate_failures(rows: Sequence[Row]) -> list[str]:
         if row is None or row.value is None:
             out.append(f"{name}: not measured")
             continue
-        if row.value > target.value * GATE_FACTOR:
-            unit = "x" if target.kind == "ratio" else " us"
+        unit = "x" if target.kind == "ratio" else " us"
+        ceiling = KNOWN_MISSES.get(name)
+        if ceiling is not None:
+            if row.value > ceiling:
+                out.append(
+                    f"{name}: {row.value:.2f}{unit} is over its known-miss ceiling "
+                    f"{ceiling:g}{unit} (target {target.describe()})"
+                )
+        elif row.value > target.value * GATE_FACTOR:
             out.append(
                 f"{name}: {row.value:.2f}{unit} is over {GATE_FACTOR:g} x the target "
                 f"({target.describe()})"
             )
+    return out
+
+
+def known_misses(rows: Sequence[Row]) -> list[str]:
+    """One line per target in KNOWN_MISSES: what it measured against what it should reach."""
+    measured = {r.name: r for r in rows}
+    out: list[str] = []
+    for name, ceiling in KNOWN_MISSES.items():
+        row, target = measured.get(name), TARGETS[name]
+        unit = "x" if target.kind == "ratio" else " us"
+        value = "not measured" if row is None or row.value is None else f"{row.value:.2f}{unit}"
+        out.append(
+            f"{name}: {value}, target {target.describe()} NOT reached "
+            f"(gate holds it under {ceiling:g}{unit})"
+        )
     return out
 
 
@@ -129,7 +151,12 @@ def results_markdown(
         table(rows),
         "",
         f"Status: `ok` within the target, `miss` over it, `FAIL` over {GATE_FACTOR:g} x the "
-        "target (what `--gate` rejects).",
+        "target (what `--gate` rejects, except for the known misses below).",
+        "",
+        "Targets this version does not reach (`benchmarks/targets.py` KNOWN_MISSES; the gate "
+        "holds them under a regression ceiling instead):",
+        "",
+        *[f"- {line}" for line in known_misses(rows)],
         "",
     ]
     if scaling or plots:

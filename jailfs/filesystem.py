@@ -758,7 +758,9 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _open_regular(self, res: Resolved, vpath: str, flags: int, *, writing: bool = False) -> int:
+    def _open_regular(
+        self, res: Resolved, vpath: str, flags: int, *, writing: bool = False
+    ) -> tuple[int, os.stat_result]:
         """Open the resolved final entry as a regular file (never a FIFO, socket or device).
 
         ``writing``: also refuse a file with more than one hard link, checked on the open fd
@@ -779,7 +781,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if writing and st.st_nlink > 1:
             raw.close_unchecked(fd)
             raise HardlinkRefused(vpath)
-        return fd
+        return fd, st
 
     def _check_read_size(self, vpath: str, size: int) -> None:
         limit = self.max_file_size
@@ -796,9 +798,9 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     ) -> bytes:
         vpath = self._norm(path)
         with self._resolve(vpath, "read", "cat_file") as res:
-            fd = self._open_regular(res, vpath, os.O_RDONLY)
+            fd, st = self._open_regular(res, vpath, os.O_RDONLY)
         try:
-            size = raw.fstat_unchecked(fd).st_size
+            size = st.st_size
             lo = 0 if start is None else (start if start >= 0 else max(size + start, 0))
             hi = size if end is None else (end if end >= 0 else max(size + end, 0))
             hi = min(hi, size)
@@ -912,7 +914,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         vpath = self._norm(path)
         with self._writable_target(vpath, "touch") as res:
             if res.st is not None and not truncate:
-                fd = self._open_regular(res, vpath, os.O_RDONLY, writing=True)
+                fd, _ = self._open_regular(res, vpath, os.O_RDONLY, writing=True)
                 try:
                     raw.futime_unchecked(fd)
                 finally:
@@ -942,14 +944,14 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         kind, flags, plus = _MODES[base]
         if kind == "read":
             with self._resolve(vpath, "read", "open") as res:
-                fd = self._open_regular(res, vpath, flags)
+                fd, st = self._open_regular(res, vpath, flags)
             try:
-                self._check_read_size(vpath, raw.fstat_unchecked(fd).st_size)
+                self._check_read_size(vpath, st.st_size)
             except BaseException:
                 raw.close_unchecked(fd)
                 raise
             rawf: JailRawFile = JailRawFile(self, vpath, fd, "r+" if plus else "r")
-            rawf.size = raw.fstat_unchecked(fd).st_size
+            rawf.size = st.st_size
             if plus:
                 return _JailRandom(rawf)
             return _JailReader(rawf)
@@ -958,7 +960,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if kind == "update":  # r+: in place, must exist
                 if res.st is None:
                     raise errno_error(2, vpath)
-                fd = self._open_regular(res, vpath, flags, writing=True)
+                fd, _ = self._open_regular(res, vpath, flags, writing=True)
                 rawf = JailRawFile(self, vpath, fd, "r+")
                 rawf.size = res.st.st_size
                 res.close()
@@ -971,7 +973,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                         raw.close_unchecked(fd)
                         raise HardlinkRefused(vpath)
                 else:
-                    fd = self._open_regular(res, vpath, flags, writing=True)
+                    fd, _ = self._open_regular(res, vpath, flags, writing=True)
                 rawf = JailRawFile(self, vpath, fd, "a+" if plus else "a")
                 rawf.size = raw.fstat_unchecked(fd).st_size
                 res.close()
@@ -1230,7 +1232,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if dry:
                 self._dry_check("write", dst, is_dir=sres.is_dir)
                 return
-            fd = -1 if sres.is_dir else self._open_regular(sres, src, os.O_RDONLY)
+            fd = -1 if sres.is_dir else self._open_regular(sres, src, os.O_RDONLY)[0]
         if fd < 0:  # a directory: copied as a directory, like LocalFileSystem
             self._mkdir(dst, parents=True, exist_ok=True)
             return
@@ -1359,7 +1361,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if res.is_dir:
                 fd = raw.open_dir_read_unchecked(res.parent, res.name)
             else:
-                fd = self._open_regular(res, vpath, os.O_RDONLY, writing=True)
+                fd, _ = self._open_regular(res, vpath, os.O_RDONLY, writing=True)
         try:
             raw.fchmod_unchecked(fd, mode)
         finally:
@@ -1536,7 +1538,9 @@ class _JailReader(io.BufferedReader):
     @property
     def size(self) -> int:
         """The file's size when opened (fsspec's file objects have it; read_block uses it)."""
-        return int(self.raw.size)
+        raw_file = self.raw
+        assert isinstance(raw_file, JailRawFile)
+        return raw_file.size
 
 
 class _JailWriter(io.BufferedWriter):
