@@ -571,11 +571,12 @@ def test_stats_numbers(project: Path) -> None:
     assert (sess["bytes_read"], sess["bytes_written"]) == (20, 5)
     assert sess["root"] == str(project.resolve())
 
-    run("check", "README.md")  # a session without calls
+    JailFileSystem.from_config(project / "jailfs.toml").close()  # a session without calls
+    run("check", "README.md")  # audited: one explain record
     run("cat", "src/b.py")
     data = run_json("stats")
-    assert len(data["sessions"]) == 2 and data["empty_sessions"] == 1
-    assert run_json("stats", "--actor", "cli")["calls"] == 1
+    assert len(data["sessions"]) == 3 and data["empty_sessions"] == 1
+    assert run_json("stats", "--actor", "cli")["calls"] == 2
     result = run("stats")
     assert result.exit_code == 0
     for text in ("cat_file", ".env", "Top denied paths", "Sessions", session[:8]):
