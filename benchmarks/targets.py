@@ -41,7 +41,7 @@ GATE_FACTOR = 2.0
 
 #: Targets this version does NOT reach, even within ``GATE_FACTOR``, and the ceiling ``--gate``
 #: holds each to instead (about twice the committed full run, so a regression still fails CI).
-#: They stay reported as misses (FAIL in the table); see benchmarks/RESULTS.md for why.
+#: They stay reported as misses (FAIL in the table and in RESULTS.md). Why they miss:
 #: - info: four system calls per call (openat2 of the parent, fstatat, close, the audit
 #:   write) against LocalFileSystem's one stat; each costs 2-4 us on this VM.
 #: - decision 1,000 rules: an uncached decision is ~10 us of Python around re2 (two lists,
