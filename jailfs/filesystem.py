@@ -8,6 +8,7 @@ fds -> record (one audit line per public call, written before it returns).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import functools
 import importlib
@@ -31,6 +32,7 @@ from jailfs.errors import (
     HardlinkRefused,
     InvalidPathError,
     JailError,
+    PathEscapeError,
     QuotaExceeded,
     UnsupportedFileType,
     errno_error,
@@ -76,12 +78,22 @@ _DIR_INFO: dict[str, Any] = {"type": "directory"}
 _NO_INFO: dict[str, Any] = {}
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Member:
+    """An entry of a recursive change: its real path, type and identity when it was checked."""
+
+    path: str
+    is_dir: bool
+    ident: tuple[int, int]  # (st_dev, st_ino)
+
+
 class _ThreadState(threading.local):
     """Per-thread state of a jail: the public call in progress, the tool, a dry run."""
 
     call: _Call | None = None
     tool: str | None = None
     dry: bool = False
+    dry_bytes: int = 0
 
 
 def _display(value: Any) -> str | None:
@@ -380,10 +392,17 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 msg += f" (it resolves to '{decision.resolved}')"
         return AccessDenied(op, decision.path, rule, msg)
 
-    def _precheck(self, access: Access, vpath: str, op: str) -> None:
-        """Name-only refusal before the disk is touched: deny and internal rules."""
-        decision = self.policy.check(access, vpath, is_dir=False)
+    def _precheck(self, access: Access, vpath: str, op: str, resolved: str | None = None) -> None:
+        """Name-only refusal (deny and internal rules), before the disk is touched, or once the
+        real path is known, before telling whether it exists."""
+        decision = self.policy.check(access, vpath, is_dir=False, resolved=resolved)
         if not decision.allowed and decision.rule.list in ("deny", "internal"):
+            raise self._deny(op, decision)
+
+    def _require(self, access: Access, vpath: str, resolved: str, is_dir: bool, op: str) -> None:
+        """Refuse unless the policy allows ``access`` on ``vpath`` resolving to ``resolved``."""
+        decision = self.policy.check(access, vpath, is_dir=is_dir, resolved=resolved)
+        if not decision.allowed:
             raise self._deny(op, decision)
 
     def _authorize(self, access: Access, vpath: str, res: Resolved, op: str) -> None:
@@ -417,8 +436,16 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         must_exist: bool = True,
     ) -> Resolved:
         self._precheck(access, vpath, op)
-        res = self._resolver.resolve(vpath, follow=follow, create_parents=create_parents)
+        may_create = None
+        if create_parents:  # nothing is created for a write that would be refused anyway
+            self._require(access, vpath, vpath, False, op)
+            may_create = functools.partial(self._require, access, vpath, is_dir=False, op=op)
+        res = self._resolver.resolve(
+            vpath, follow=follow, create_parents=create_parents, may_create=may_create
+        )
         try:
+            if res.path != vpath:  # a hidden target answers "denied", present or not
+                self._precheck(access, vpath, op, res.path)
             if must_exist and res.st is None:
                 raise errno_error(2, vpath)
             if paths.basename(res.path).startswith(TEMP_PREFIX):
@@ -446,9 +473,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         except (FileNotFoundError, NotADirectoryError):  # decided on the name alone
             return self.policy.explain(access, vpath)
         with res:
-            return self.policy.explain(
+            decision = self.policy.explain(
                 access, vpath, is_dir=res.is_dir, resolved=res.path, hops=res.hops
             )
+        if res.path != vpath and not self._visible(res.path, res.is_dir):
+            # where a link to a hidden path leads stays hidden, as in info() and errors
+            decision = dataclasses.replace(decision, resolved="(hidden)", hops=())
+        return decision
 
     # -- info and listings --------------------------------------------------------------------
 
@@ -876,6 +907,22 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             return fd, name
         raise errno_error(17, "temporary file")
 
+    def _check_still_there(self, res: Resolved, vpath: str) -> None:
+        """Before a file opened earlier is moved into place: the jail is still open, and its
+        directory is still where the write was checked (not moved under another name since)."""
+        if self._root_fd < 0:
+            raise JailError(f"the jail was closed; '{vpath}' was not written")
+        try:
+            now = self._resolver.resolve(res.path, follow=False)
+        except OSError:
+            now = None
+        if now is not None:
+            with now:
+                before, after = raw.fstat_unchecked(res.parent), raw.fstat_unchecked(now.parent)
+                if (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino):
+                    return
+        raise OSError(116, "its directory moved while the file was open; not written", vpath)
+
     def _commit(self, res: Resolved, temp: str, exclusive: bool, vpath: str) -> None:
         """Move the finished temp file into place (rename, or link+unlink for exclusive)."""
         if exclusive:
@@ -986,7 +1033,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             res.close()
             raise
         rawf = JailRawFile(
-            self, vpath, fd, "w+" if plus else "w", target=res, temp=temp,
+            self, vpath, fd, "w+" if plus else "w", target=res.keep(), temp=temp,
             exclusive=kind == "exclusive", autocommit=autocommit,
         )  # fmt: skip
         return _JailRandom(rawf) if plus else _JailWriter(rawf)
@@ -1005,16 +1052,23 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         binary_mode = mode.replace("t", "") if "b" in mode else mode.replace("t", "") + "b"
         autocommit = kwargs.pop("autocommit", not self._intrans)
         f: Any = self._open(path, binary_mode, block_size, autocommit, cache_options, **kwargs)
-        if not autocommit and "r" not in mode:
-            self.transaction.files.append(f.raw if hasattr(f, "raw") else f)
-        if compression is not None:
-            from fsspec.compression import compr
-            from fsspec.core import get_compression
+        opened = f
+        try:
+            if compression is not None:
+                from fsspec.compression import compr
+                from fsspec.core import get_compression
 
-            f = compr[get_compression(paths.normalize(path), compression)](f, mode=mode[0])
-        if "b" not in mode:
-            text_kwargs.setdefault("encoding", "utf-8")
-            return _JailText(f, **text_kwargs)
+                f = compr[get_compression(paths.normalize(path), compression)](f, mode=mode[0])
+            if "b" not in mode:
+                text_kwargs.setdefault("encoding", "utf-8")
+                f = _JailText(f, **text_kwargs)
+        except BaseException:  # a bad encoding, newline or codec: write nothing, keep nothing
+            opened.raw.failed = True
+            opened.raw.record_close = False  # the failed open's own record says it all
+            opened.close()
+            raise
+        if not autocommit and "r" not in mode:
+            self.transaction.files.append(opened.raw)
         return f
 
     def _file_closed(self, f: JailRawFile, error: BaseException | None) -> None:
@@ -1022,6 +1076,8 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
         A file opened and closed inside another public call (read_text, get, put, ...) adds its
         bytes to that call's record instead."""
+        if not f.record_close:
+            return
         outer = f.outer
         if outer is not None and outer.op != "open" and self._call() is outer and error is None:
             outer.nbytes = (outer.nbytes or 0) + f.bytes_read + f.bytes_written
@@ -1055,7 +1111,10 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         decision = self.policy.check("write", vpath, is_dir=True)
         if not decision.allowed:
             raise self._deny("mkdir", decision)
-        with self._resolver.resolve(vpath, follow=True, create_parents=parents) as res:
+        check = functools.partial(self._require, "write", vpath, is_dir=True, op="mkdir")
+        with self._resolver.resolve(
+            vpath, follow=True, create_parents=parents, may_create=check
+        ) as res:
             call = self._call()
             if call is not None:
                 call.resolved = res.path
@@ -1105,53 +1164,71 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def _rm(self, path: Any) -> None:
         self.rm_file(path)
 
-    def _tree(self, vpath: str, maxdepth: int | None) -> list[tuple[str, bool]]:
-        """Every member of directory ``vpath`` (itself included), deepest first, for removal."""
-        members: list[tuple[str, bool]] = []
-        for top, dirs, files, _ in self._walk_all(vpath, maxdepth):
-            members.append((top, True))
-            members.extend((paths.join(top, f), False) for f in files)
-            del dirs  # descended by _walk_all
+    def _tree(self, real: str, maxdepth: int | None) -> list[_Member]:
+        """Every member of the real directory ``real`` (itself included), deepest first, with
+        the identity each had when listed. Hidden entries are included: a remove or a move must
+        see what it would take along. Directories are descended on fds, never through links."""
+        with self._resolver.resolve(real, follow=False) as res:
+            assert res.st is not None
+            top = _Member(real, True, (res.st.st_dev, res.st.st_ino))
+            dfd = raw.open_dir_read_unchecked(res.parent, res.name)
+        try:
+            members = [top, *_walk_fd_all(dfd, real, 1, maxdepth)]
+        finally:
+            raw.close_unchecked(dfd)
         members.reverse()
         return members
 
-    def _walk_all(
-        self, vpath: str, maxdepth: int | None
-    ) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
-        """Like _walk, but hidden entries are included: a remove must see what it would leave."""
-        with self._resolver.resolve(vpath, follow=False) as res:
-            dfd = raw.open_dir_read_unchecked(res.parent, res.name)
-        try:
-            yield from _walk_fd_all(dfd, vpath, 1, maxdepth)
-        finally:
-            raw.close_unchecked(dfd)
+    def _plan_removal(
+        self, vpath: str, recursive: bool, maxdepth: int | None
+    ) -> list[tuple[str, _Member]]:
+        """(requested name, member) for everything ``rm(vpath)`` would remove, checked under
+        both the requested and the real names before the first change."""
+        self._refuse_root(vpath, "rm")
+        with self._resolve(vpath, "write", "rm", follow=False) as res:
+            assert res.st is not None
+            real = res.path
+            self._refuse_root(real, "rm")
+            if not res.is_dir:
+                return [(vpath, _Member(real, False, (res.st.st_dev, res.st.st_ino)))]
+        if not recursive:
+            raise IsADirectoryError(21, "is a directory; use recursive=True", vpath)
+        members = self._tree(real, maxdepth)
+        if maxdepth is not None and len(self._tree(real, None)) != len(members):
+            raise OSError(39, f"'{vpath}' holds entries deeper than maxdepth={maxdepth}", vpath)
+        return [(vpath + m.path[len(real) :], m) for m in members]
+
+    def _remove_planned(self, plan: list[tuple[str, _Member]]) -> None:
+        """Remove what was planned, each entry only if it is still the one that was checked."""
+        for requested, member in plan:
+            with self._resolver.resolve(member.path, follow=False) as res:
+                if res.st is None:
+                    continue
+                if (  # swapped since the check: another entry, another type, or a link on the way
+                    res.path != member.path
+                    or res.hops
+                    or res.is_dir != member.is_dir
+                    or (res.st.st_dev, res.st.st_ino) != member.ident
+                ):
+                    raise OSError(
+                        116, "changed while being removed; stopped", requested
+                    )  # ESTALE: nothing that was not checked is ever removed
+                if member.is_dir:
+                    raw.rmdir_unchecked(res.parent, res.name)
+                else:
+                    raw.unlink_unchecked(res.parent, res.name)
 
     @_audited("rm")
     def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
-        plan: list[tuple[str, bool]] = []
+        plan: list[tuple[str, _Member]] = []
         for vpath in self._expand_targets(path):
-            self._refuse_root(vpath, "rm")
-            with self._resolve(vpath, "write", "rm", follow=False) as res:
-                real_dir = res.is_dir
-            if not real_dir:
-                plan.append((vpath, False))
-            elif not recursive:
-                raise IsADirectoryError(21, "is a directory; use recursive=True", vpath)
-            else:
-                plan.extend(self._tree(vpath, maxdepth))
-        self._check_members("rm", plan)
+            plan.extend(self._plan_removal(vpath, recursive, maxdepth))
+        # all or nothing: every member, under the name asked for and its real name
+        self._check_members("rm", [(n, m.is_dir) for n, m in plan])
+        self._check_members("rm", [(m.path, m.is_dir) for _, m in plan])
         if self._tls.dry:
             return
-        for member, is_dir in plan:
-            with self._resolver.resolve(member, follow=False) as res:
-                if res.st is None:
-                    continue
-                if is_dir and res.is_dir:
-                    raw.rmdir_unchecked(res.parent, res.name)
-                elif not res.is_dir:
-                    raw.unlink_unchecked(res.parent, res.name)
-                else:  # a file became a directory since the plan: leave it, say so
-                    raise errno_error(21, member)
+        self._remove_planned(plan)
         self._set_count(len(plan))
 
     @_audited("glob")
@@ -1230,7 +1307,8 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         dry = self._tls.dry
         with self._resolve(src, "read", "cp_file") as sres:
             if dry:
-                self._dry_check("write", dst, is_dir=sres.is_dir)
+                size = 0 if sres.is_dir or sres.st is None else sres.st.st_size
+                self._dry_check("write", dst, is_dir=sres.is_dir, size=size)
                 return
             fd = -1 if sres.is_dir else self._open_regular(sres, src, os.O_RDONLY)[0]
         if fd < 0:  # a directory: copied as a directory, like LocalFileSystem
@@ -1256,15 +1334,36 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raw.close_unchecked(fd)
         self._add_bytes(copied)
 
-    def _dry_check(self, access: Access, vpath: str, *, is_dir: bool = False) -> None:
-        """The policy half of a dry run (see :meth:`_checked_twice`): names only, no change."""
-        decision = self.policy.check(access, vpath, is_dir=is_dir)
-        if not decision.allowed:
-            raise self._deny("write", decision)
+    def _dry_check(
+        self, access: Access, vpath: str, *, is_dir: bool = False, size: int = 0
+    ) -> None:
+        """The checking half of a dry run (see :meth:`_checked_twice`): the policy on the name
+        and, where it exists already, on the real path; the limits on the bytes so far."""
+        self._require(access, vpath, vpath, is_dir, "write")
+        try:
+            with self._resolver.resolve(vpath, follow=True) as res:
+                if res.path != vpath:
+                    self._require(access, vpath, res.path, is_dir, "write")
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # its parents do not exist yet: the real run checks them as it creates them
+        if size:
+            self._tls.dry_bytes += size
+            limit, quota = self.max_file_size, self.write_quota
+            if limit is not None and size > limit:
+                self._reserve(vpath, size)  # raises, naming the limit
+            if quota is not None and self._written + self._tls.dry_bytes > quota:
+                raise QuotaExceeded(
+                    "write_quota",
+                    f"the copy needs {self._tls.dry_bytes} bytes; write_quota ({quota} bytes, "
+                    f"{self._written} used) is passed by "
+                    f"{self._written + self._tls.dry_bytes - quota}",
+                    excess=self._written + self._tls.dry_bytes - quota,
+                )
 
     def _checked_twice(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a recursive fsspec operation as a dry run (policy only), then for real."""
         self._tls.dry = True
+        self._tls.dry_bytes = 0
         try:
             fn(*args, **kwargs)
         finally:
@@ -1308,7 +1407,10 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             return
         self._precheck("write", dst, "mv")
         with self._resolve(src, "write", "mv", follow=False) as sres:
-            src_is_dir = sres.is_dir
+            assert sres.st is not None
+            real_src = sres.path
+            self._refuse_root(real_src, "mv")
+            top = _Member(real_src, sres.is_dir, (sres.st.st_dev, sres.st.st_ino))
         # Into an existing directory, like shutil.move.
         try:
             with self._resolver.resolve(dst, follow=True) as probe:
@@ -1318,14 +1420,32 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             pass
         if paths.is_within(dst, src):
             raise OSError(22, "cannot move a directory into itself", dst)
-        members = self._tree(src, None) if src_is_dir else [(src, False)]
-        # every member leaves its name and takes a new one: both must be writable
-        self._check_members("mv", members + [(dst + m[len(src) :], d) for m, d in members])
+        members = self._tree(real_src, None) if top.is_dir else [top]
+        # every member leaves its name and takes a new one: all of them, asked-for and real
+        # names on both sides, must be writable
+        moved = [(src + m.path[len(real_src) :], m) for m in members]
+        self._check_members("mv", [(n, m.is_dir) for n, m in moved])
+        self._check_members("mv", [(m.path, m.is_dir) for m in members])
+        self._check_members("mv", [(dst + n[len(src) :], m.is_dir) for n, m in moved])
         with (
             self._resolve(src, "write", "mv", follow=False) as sres,
             self._resolve(dst, "write", "mv", create_parents=True, must_exist=False) as dres,
         ):
-            if dres.st is not None and stat.S_ISDIR(dres.st.st_mode) != src_is_dir:
+            if (
+                sres.st is None
+                or sres.path != real_src
+                or sres.is_dir != top.is_dir
+                or (sres.st.st_dev, sres.st.st_ino) != top.ident
+            ):
+                raise OSError(116, "changed while being moved; nothing moved", src)
+            if dres.path != dst:  # the destination resolves elsewhere: check the real names
+                real_dst = dres.path
+                self._check_members(
+                    "mv", [(real_dst + m.path[len(real_src) :], m.is_dir) for m in members]
+                )
+            if paths.is_within(dres.path, real_src):
+                raise OSError(22, "cannot move a directory into itself", dst)
+            if dres.st is not None and stat.S_ISDIR(dres.st.st_mode) != top.is_dir:
                 raise errno_error(21 if dres.is_dir else 20, dst)
             raw.rename_unchecked(sres.parent, sres.name, dres.parent, dres.name)
         self._set_count(len(members))
@@ -1346,6 +1466,12 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             )
         text = paths.to_str(target)
         paths.symlink_target(vpath, text)  # absolute, or climbing above the root: an escape
+        steps = [s for s in text.split("/") if s not in ("", ".")]
+        leading = next((i for i, s in enumerate(steps) if s != ".."), len(steps))
+        if ".." in steps[leading:]:
+            # The kernel resolves "a/.." physically (through a if it is a link), the jail
+            # lexically: allow ".." only as leading steps, where both agree.
+            raise PathEscapeError(f"'{vpath}': '..' may only lead a symlink's target", vpath)
         with self._resolve(vpath, "write", "symlink", follow=False, must_exist=False) as res:
             if res.st is not None:
                 raise errno_error(17, vpath)
@@ -1446,6 +1572,8 @@ class JailRawFile(io.FileIO):
         self.exclusive = exclusive
         self.autocommit = autocommit
         self.failed = False
+        self.failure: BaseException | None = None  # the refused write, for the close record
+        self.record_close = True
         self.finished = False
         self.opened_ns = time.perf_counter_ns()
         self.tool: str | None = fs._tls.tool
@@ -1464,24 +1592,32 @@ class JailRawFile(io.FileIO):
 
     def write(self, data: Any, /) -> int:
         view = memoryview(data)
-        end = self.tell() + len(view)
-        grow = max(0, end - max(self.size, 0))
-        if grow:
-            try:
-                self.fs._reserve(self.vpath, end, grow)
-            except QuotaExceeded:
-                self.failed = True
-                raise
-            self.reserved += grow
-            self.size = end
+        # O_APPEND writes land at the end of the file, wherever the position is
+        start = raw.fstat_unchecked(self.fileno()).st_size if "a" in self.mode else self.tell()
+        self._grow_to(start + len(view))
         n = super().write(view) or 0
         self.bytes_written += n
         return n
 
     def truncate(self, size: int | None = None) -> int:
+        self._grow_to(self.tell() if size is None else size)
         result = super().truncate(size)
         self.size = result
         return result
+
+    def _grow_to(self, end: int) -> None:
+        """Count the bytes a write or truncate adds against the limits, before it happens."""
+        grow = end - max(self.size, 0)
+        if grow <= 0:
+            return
+        try:
+            self.fs._reserve(self.vpath, end, grow)
+        except QuotaExceeded as exc:
+            self.failed = True
+            self.failure = exc
+            raise
+        self.reserved += grow
+        self.size = end
 
     def close(self) -> None:
         if self.closed:
@@ -1498,7 +1634,7 @@ class JailRawFile(io.FileIO):
                 error = exc
         elif self.autocommit:
             self.discard()
-        self.fs._file_closed(self, error)
+        self.fs._file_closed(self, error or self.failure)
         if error is not None:
             raise error
 
@@ -1508,6 +1644,7 @@ class JailRawFile(io.FileIO):
             self._release_target()
             return
         try:
+            self.fs._check_still_there(self.target, self.vpath)
             self.fs._commit(self.target, self.temp, self.exclusive, self.vpath)
         except BaseException:
             _discard(self.target.parent, self.temp)
@@ -1602,18 +1739,21 @@ def _discard(dir_fd: int, temp: str) -> None:
         raw.unlink_unchecked(dir_fd, temp)
 
 
-def _walk_fd_all(
-    dfd: int, vpath: str, depth: int, maxdepth: int | None
-) -> Iterator[tuple[str, list[str], list[str], dict[str, int]]]:
+def _walk_fd_all(dfd: int, vpath: str, depth: int, maxdepth: int | None) -> Iterator[_Member]:
+    """Every entry below the open directory ``dfd`` (hidden ones too), top-down."""
     dirs: list[str] = []
-    files: list[str] = []
-    for name, is_dir, _, _ in raw.scandir_unchecked(dfd, False):
-        (dirs if is_dir else files).append(name)
-    yield vpath, dirs, files, {}
+    for name, is_dir, _, st in raw.scandir_unchecked(dfd, True):
+        assert st is not None
+        yield _Member(paths.join(vpath, name), is_dir, (st.st_dev, st.st_ino))
+        if is_dir:
+            dirs.append(name)
     if maxdepth is not None and depth >= maxdepth:
         return
     for name in dirs:
-        cfd = raw.open_dir_read_unchecked(dfd, name)
+        try:
+            cfd = raw.open_dir_read_unchecked(dfd, name)
+        except OSError:  # swapped for a link or removed since the listing: not descended
+            continue
         try:
             yield from _walk_fd_all(cfd, paths.join(vpath, name), depth + 1, maxdepth)
         finally:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -42,6 +43,16 @@ _OPENAT2_RESOLVE = raw.RESOLVE_BENEATH | raw.RESOLVE_NO_MAGICLINKS | raw.RESOLVE
 _OPENAT2_FLAGS = (raw.O_PATH or os.O_RDONLY) | raw.O_DIRECTORY
 #: errnos meaning "openat2 is not usable here" (missing, filtered by seccomp, old kernel)
 _OPENAT2_UNSUPPORTED = frozenset({errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG})
+
+
+def _final_check(
+    may_create: Callable[[str], None] | None, name: str
+) -> Callable[[str], None] | None:
+    """``may_create`` for a parent directory: called with the final entry's real path."""
+    if may_create is None:
+        return None
+    check = may_create
+    return lambda parent: check(paths.join(parent, name))
 
 
 def _escape(link: str) -> PathEscapeError:
@@ -75,6 +86,13 @@ class Resolved:
     def is_link(self) -> bool:
         return self.st is not None and stat.S_ISLNK(self.st.st_mode)
 
+    def keep(self) -> Resolved:
+        """Own the parent fd (dup the root fd if needed), to hold it beyond the call."""
+        if not self.owned and self.parent >= 0:
+            self.parent = raw.dup_unchecked(self.parent)
+            self.owned = True
+        return self
+
     def close(self) -> None:
         if self.parent >= 0 and self.owned:
             raw.close_unchecked(self.parent)
@@ -105,12 +123,21 @@ class Resolver:
     def kind(self) -> str:
         return "openat2" if self.use_openat2 else "walk"
 
-    def resolve(self, path: str, *, follow: bool = True, create_parents: bool = False) -> Resolved:
+    def resolve(
+        self,
+        path: str,
+        *,
+        follow: bool = True,
+        create_parents: bool = False,
+        may_create: Callable[[str], None] | None = None,
+    ) -> Resolved:
         """Resolve normalized ``path``; with ``follow`` a final symlink is followed (inside only).
 
         Missing intermediate directories raise FileNotFoundError unless ``create_parents``, when
-        each is created with mkdirat on the fd of its parent. A missing final component is not an
-        error: ``Resolved.st`` is None.
+        each is created with mkdirat on the fd of its parent. Before the first one is created,
+        ``may_create`` is called with the real path the final entry will have (all of it known
+        by then: the missing part holds no links); it raises to refuse, and nothing is created.
+        A missing final component is not an error: ``Resolved.st`` is None.
         """
         self.calls += 1
         hops: list[str] = []
@@ -119,7 +146,9 @@ class Resolver:
             if not name:  # the root itself
                 return Resolved("", self.root_fd, ".", self._root_stat(), tuple(hops), False)
             if parent_path:
-                parent_fd, parent_real = self._open_dir(parent_path, hops, create_parents)
+                parent_fd, parent_real = self._open_dir(
+                    parent_path, hops, create_parents, _final_check(may_create, name)
+                )
                 owned = True
             else:  # an entry of the root: its parent is the root fd itself (not closed)
                 parent_fd, parent_real, owned = self.root_fd, "", False
@@ -154,7 +183,9 @@ class Resolver:
     def _root_stat(self) -> os.stat_result:
         return raw.fstat_unchecked(self.root_fd)
 
-    def _open_dir(self, path: str, hops: list[str], create: bool) -> tuple[int, str]:
+    def _open_dir(
+        self, path: str, hops: list[str], create: bool, may_create: Callable[[str], None] | None
+    ) -> tuple[int, str]:
         """An anchor fd of directory ``path`` beneath the root, and the path it resolved to."""
         if not path:
             return raw.dup_unchecked(self.root_fd), ""
@@ -176,14 +207,17 @@ class Resolver:
                 if code == errno.EXDEV:  # RESOLVE_BENEATH refused an escape
                     raise PathEscapeError(f"'{path}' leads outside the jail", path)
                 raise OSError(code, os.strerror(code), path)
-        return self._walk(path, hops, create)
+        return self._walk(path, hops, create, may_create)
 
-    def _walk(self, path: str, hops: list[str], create: bool) -> tuple[int, str]:
+    def _walk(
+        self, path: str, hops: list[str], create: bool, may_create: Callable[[str], None] | None
+    ) -> tuple[int, str]:
         """The component walk: O_NOFOLLOW|O_DIRECTORY per component, links re-resolved."""
         todo = path.split("/")
         done: list[str] = []
         fd = raw.dup_unchecked(self.root_fd)
         mkdir_races = 0
+        approved: str | None = None
         try:
             while todo:
                 name = todo[0]
@@ -194,6 +228,11 @@ class Resolver:
                         raise FileNotFoundError(
                             errno.ENOENT, "no such directory", paths.join("/".join(done), name)
                         ) from None
+                    if may_create is not None:  # the rest of the way is known: ask first
+                        route = "/".join(done + todo)
+                        if route != approved:  # (asked again if a link changed the route)
+                            may_create(route)
+                            approved = route
                     try:
                         raw.mkdir_unchecked(fd, name)
                     except FileExistsError:  # created concurrently (maybe as a link): look again
