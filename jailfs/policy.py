@@ -184,6 +184,31 @@ class Decision:
         return f"not in the {rule.list} list"
 
 
+_new_object: Final = object.__new__
+_set_allowed: Final = vars(Decision)["allowed"].__set__
+_set_access: Final = vars(Decision)["access"].__set__
+_set_path: Final = vars(Decision)["path"].__set__
+_set_resolved: Final = vars(Decision)["resolved"].__set__
+_set_rule: Final = vars(Decision)["rule"].__set__
+_set_hops: Final = vars(Decision)["hops"].__set__
+
+
+def _decision(
+    allowed: bool, access: Access, path: str, resolved: str, rule: Rule, hops: tuple[str, ...]
+) -> Decision:
+    """``Decision(allowed, access, path, resolved, rule, hops)``, built at half the cost: the
+    frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for each field; this sets
+    the slots directly (the result is the same object: same fields, equality, hash, pickling)."""
+    d: Decision = _new_object(Decision)
+    _set_allowed(d, allowed)
+    _set_access(d, access)
+    _set_path(d, path)
+    _set_resolved(d, resolved)
+    _set_rule(d, rule)
+    _set_hops(d, hops)
+    return d
+
+
 # -- patterns: Git's wildmatch, translated to regular expressions over UTF-8 bytes -----------
 
 
@@ -531,6 +556,38 @@ _StarHits = tuple[tuple[int, bool, bytes, int], ...]
 _TailHits = tuple[tuple[int, bool, bytes, bytes], ...]
 
 
+_LITERAL_TOKEN: Final = re.compile(r"[A-Za-z0-9_]|\\x([0-9a-f]{2})")
+
+
+def _head(regex: str) -> bytes | None:
+    """The literal first name, with its "/", that starts every path ``regex`` matches, or None.
+
+    ``regex`` comes from :func:`_compile`, which writes literal bytes as ``[A-Za-z0-9_]`` or
+    ``\\xNN`` (never a bare "/") and never puts a quantifier on one: the leading run of such
+    tokens is a prefix of every match.
+    """
+    literal = bytearray()
+    pos = 0
+    while (m := _LITERAL_TOKEN.match(regex, pos)) is not None:
+        hex_byte = m.group(1)
+        literal.append(int(hex_byte, 16) if hex_byte is not None else ord(m.group()))
+        if literal[-1] == _SLASH:
+            return bytes(literal)
+        pos = m.end()
+    return None
+
+
+#: a list with more keys than this in a table skips the C-level prefilter (linear in the keys)
+_PREFILTER_KEYS: Final = 8
+
+
+def _prefilter(keys: dict[bytes, Any]) -> tuple[bytes, ...]:
+    """The keys for one ``startswith``/``endswith`` check that skips a table's lookups, or
+    ``(b"",)`` (always passes) when there are so many keys that the check would cost more than
+    the lookups it saves: the lookups per distinct key length stay cheap whatever the count."""
+    return tuple(keys) if len(keys) <= _PREFILTER_KEYS else (b"",)
+
+
 def _merge(hits: _Hits, as_dir: int, as_file: int) -> tuple[int, int]:
     """Fold (index, dir_only) hits, highest index first, into the best (dir, file) indexes."""
     top = hits[0][0]
@@ -556,7 +613,9 @@ class _Spec:
         "_below",
         "_cache",
         "_dir_only",
+        "_heads",
         "_ids",
+        "_match",
         "_names",
         "_paths",
         "_re_dir",
@@ -565,10 +624,12 @@ class _Spec:
         "_star_keys",
         "_star_lens",
         "_stars",
+        "_suffix_dots",
         "_suffix_keys",
         "_suffix_lens",
         "_suffixes",
         "_tails",
+        "_under_dirs",
         "_under_keys",
         "_under_lens",
         "_unders",
@@ -614,25 +675,39 @@ class _Spec:
             return {k: tuple(reversed(v)) for k, v in d.items()}
 
         self._names = table(names)
-        self._suffixes = table(suffixes)
-        self._suffix_lens = tuple(sorted({len(k) for k in suffixes}))
-        self._suffix_keys = tuple(suffixes)  # one C-level endswith() before the lookups
+        # ".ext" keys are looked up at each "." of the name; the others by length
+        self._suffix_dots = table({k: v for k, v in suffixes.items() if k.startswith(b".")})
+        others = {k: v for k, v in suffixes.items() if not k.startswith(b".")}
+        self._suffixes = table(others)
+        self._suffix_lens = tuple(sorted({len(k) for k in others}))
+        self._suffix_keys = _prefilter(others)  # one C-level endswith() before the lookups
         self._stars: dict[bytes, _StarHits] = {k: tuple(reversed(v)) for k, v in stars.items()}
         self._star_lens = tuple(sorted({len(k) for k in stars}))
-        self._star_keys = tuple(stars)
+        self._star_keys = _prefilter(stars)
         self._paths = table(paths)
-        self._unders = table(unders)
-        self._under_lens = tuple(sorted({len(k) for k in unders}))
-        self._under_keys = tuple(unders)
+        # "dir/" keys are looked up at the path's parent (see _own); the others ("lit**") by length
+        self._under_dirs = table({k: v for k, v in unders.items() if k.endswith(b"/")})
+        others = {k: v for k, v in unders.items() if not k.endswith(b"/")}
+        self._unders = table(others)
+        self._under_lens = tuple(sorted({len(k) for k in others}))
+        self._under_keys = _prefilter(others)
         self._tails: dict[bytes, _TailHits] = {k: tuple(reversed(v)) for k, v in tails.items()}
         self._ids = tuple(i for i, _, _ in regexes)
+        heads = [_head(r) for _, _, r in regexes]
+        #: the first names ("src/") one of which starts every path a regex matches (None: some
+        #: regex has no literal first name, so every path goes to the set)
+        self._heads = None if None in heads else frozenset(h for h in heads if h is not None)
         self._dir_only = tuple(d for _, d, _ in regexes)
         self._set: Any = None
+        #: the raw ``re2.Set.Match`` (no wrapper): bytes -> list of matching set ids
+        self._match: Any = None
         self._re_dir: re.Pattern[bytes] | None = None
         self._re_file: re.Pattern[bytes] | None = None
         if regexes:
             self._set = _re2_set([r for _, _, r in regexes]) if use_re2 else None
-            if self._set is None:
+            if self._set is not None:
+                self._match = self._set._set.Match
+            else:
                 self._re_dir = _alternation([r for _, _, r in regexes])
                 self._re_file = _alternation([r if not d else "(?!)" for _, d, r in regexes])
         below = [c.below for _, c in rules if c.below is not None]
@@ -645,13 +720,27 @@ class _Spec:
         return index >= 0 and not self.negative[index]
 
     def _own(self, path: bytes) -> tuple[int, int]:
-        """The last pattern matching ``path`` itself: (as a directory, as a file); -1: none."""
+        """The last pattern matching ``path`` itself: (as a directory, as a file); -1: none.
+
+        Only for a caller that takes the max with the answer for the parent directory (what
+        :meth:`_dir`, :meth:`_file` and :meth:`_name` do): a "dir/**" key shorter than the parent
+        matches the parent too, so it is looked up only when it IS the parent.
+        """
         as_dir = as_file = -1
-        name = path[path.rfind(b"/") + 1 :]
+        slash = path.rfind(b"/")
+        name = path[slash + 1 :]
         if self._names:
             hits = self._names.get(name)
             if hits is not None:
                 as_dir, as_file = _merge(hits, as_dir, as_file)
+        if self._suffix_dots:  # the name ends with ".ext" iff name[i:] == ".ext" at a "." i
+            suffix_dots = self._suffix_dots
+            dot = name.find(b".")
+            while dot >= 0:
+                hits = suffix_dots.get(name[dot:])
+                if hits is not None:
+                    as_dir, as_file = _merge(hits, as_dir, as_file)
+                dot = name.find(b".", dot + 1)
         if self._suffixes and name.endswith(self._suffix_keys):
             n = len(name)
             for k in self._suffix_lens:
@@ -674,6 +763,10 @@ class _Spec:
             hits = self._paths.get(path)
             if hits is not None:
                 as_dir, as_file = _merge(hits, as_dir, as_file)
+        if self._under_dirs and slash >= 0:  # "parent/**" (deeper keys: see above)
+            hits = self._under_dirs.get(path[: slash + 1])
+            if hits is not None:
+                as_dir, as_file = _merge(hits, as_dir, as_file)
         if self._unders and path.startswith(self._under_keys):
             for k in self._under_lens:
                 if k > len(path):
@@ -689,8 +782,11 @@ class _Spec:
                         as_dir = max(as_dir, index)
                         if not dir_only:
                             as_file = max(as_file, index)
-        if self._set is not None:
-            found = self._set.Match(path)
+        heads = self._heads
+        if heads is not None and path[: path.find(b"/") + 1] not in heads:
+            pass  # every regex starts with a literal first name, and none is the path's
+        elif self._match is not None:
+            found = self._match(path)
             if found:
                 ids, dirs_only = self._ids, self._dir_only
                 for k in found:
@@ -740,9 +836,18 @@ class _Spec:
             return -1
         if is_dir:
             return self._dir(path)
+        return self._file(path, path.encode("utf-8", "surrogateescape"))
+
+    def _file(self, path: str, data: bytes) -> int:
+        """:meth:`match` for a file, with ``data`` = ``path`` encoded (the list is not empty)."""
         parent = path.rpartition("/")[0]
-        inherited = self._dir(parent) if parent else -1
-        own = self._own(path.encode("utf-8", "surrogateescape"))[1]
+        if parent:
+            inherited = self._cache.get(parent)
+            if inherited is None:
+                inherited = self._dir(parent)
+        else:
+            inherited = -1
+        own = self._own(data)[1]
         return own if own > inherited else inherited
 
     def match_name(self, path: str) -> int:
@@ -750,14 +855,26 @@ class _Spec:
         (so the answer never depends on the entry's type)."""
         if self.empty:
             return -1
+        return self._name(path, path.encode("utf-8", "surrogateescape"))
+
+    def _name(self, path: str, data: bytes) -> int:
+        """:meth:`match_name` with ``data`` = ``path`` encoded (the list is not empty)."""
         parent = path.rpartition("/")[0]
-        inherited = self._dir(parent) if parent else -1
-        as_dir, as_file = self._own(path.encode("utf-8", "surrogateescape"))
-        as_file = max(as_file, inherited)
-        as_dir = max(as_dir, inherited)
-        if self.is_match(as_file):
+        if parent:
+            inherited = self._cache.get(parent)
+            if inherited is None:
+                inherited = self._dir(parent)
+        else:
+            inherited = -1
+        as_dir, as_file = self._own(data)
+        negative = self.negative
+        if as_file < inherited:
+            as_file = inherited
+        if as_file >= 0 and not negative[as_file]:
             return as_file
-        if self.is_match(as_dir):
+        if as_dir < inherited:
+            as_dir = inherited
+        if as_dir >= 0 and not negative[as_dir]:
             return as_dir
         return -1
 
@@ -802,7 +919,8 @@ def _require_normal(path: str) -> None:
     if not path:
         return
     odd = path[0] == "/" or path[-1] == "/" or "//" in path
-    if not odd and "." in path:
+    # a "." or ".." name starts the path or follows a "/"
+    if not odd and (path[0] == "." or "/." in path):
         wrapped = f"/{path}/"
         odd = "/./" in wrapped or "/../" in wrapped
     if odd:
@@ -870,6 +988,11 @@ class Policy:
         self._write = _compile_list(config("write", self._write_args), use_re2=use_re2)
         self._deny = _compile_list(effective["deny"], use_re2=use_re2)
         self._protect = _compile_list(effective["protect"], use_re2=use_re2)
+        #: the rule that decides when no pattern of the read / write list matches
+        self._unmatched: dict[str, Rule] = {
+            access: Rule(access, -1, "", "default" if not spec.rules else "config")
+            for access, spec in (("read", self._read), ("write", self._write))
+        }
         lists = {
             "read": self._read_args,
             "write": self._write_args,
@@ -977,6 +1100,8 @@ class Policy:
         if access not in _ACCESS:
             raise ConfigError(f"access must be 'read' or 'write', not {access!r}")
         _require_normal(path)
+        if path and (resolved is None or resolved == path):
+            return self._decide_one(access, path, is_dir, hops)
         res = path
         if resolved is not None:
             _require_normal(resolved)
@@ -1013,6 +1138,43 @@ class Policy:
                 rule = spec.rules[found]
             allowed_by.append(rule)
         return Decision(True, access, path, res, allowed_by[0], hops)
+
+    def _decide_one(
+        self, access: Access, path: str, is_dir: bool, hops: tuple[str, ...]
+    ) -> Decision:
+        """:meth:`_decide` for one non-empty target (no ``resolved``, or the same path): the
+        same checks in the same order, with the path encoded once for every list."""
+        for root, below, i in self._internal:
+            if path == root or path.startswith(below):
+                return _decision(
+                    False, access, path, path, Rule("internal", i, root, "internal"), hops
+                )
+        data = path.encode("utf-8", "surrogateescape")
+        deny = self._deny
+        if not deny.empty:
+            found = deny._name(path, data)
+            if found >= 0:
+                return _decision(False, access, path, path, deny.rules[found], hops)
+        if access == "write":
+            protect = self._protect
+            if not protect.empty:
+                found = protect._name(path, data)
+                if found >= 0:
+                    return _decision(False, access, path, path, protect.rules[found], hops)
+            spec = self._write
+        else:
+            spec = self._read
+        if spec.empty:
+            found = -1
+        elif is_dir:
+            found = spec._dir(path)
+        else:
+            found = spec._file(path, data)
+        if found < 0:
+            return _decision(False, access, path, path, self._unmatched[access], hops)
+        if spec.negative[found]:  # a "!" pattern decided
+            return _decision(False, access, path, path, spec.rules[found], hops)
+        return _decision(True, access, path, path, spec.rules[found], hops)
 
     @staticmethod
     def _not_matched(access: Access, spec: _Spec, found: int) -> Rule:

@@ -552,6 +552,83 @@ def test_fast_paths_agree_with_the_regexes() -> None:
     assert shapes == {"", "name", "star", "path", "under", "tail"}
 
 
+def test_lookup_shortcuts_agree_with_the_plain_regex_set() -> None:
+    """Many keys per table (no C-level prefilter), ".ext" keys found at each dot, "dir/**" keys
+    looked up only at the parent, and the regex set skipped by its literal first names: all
+    must answer exactly like every pattern in one regex set, matched on every path."""
+    rng = random.Random(7)
+    parts = ["a", "b", "src", "sub", "x.tar.gz", "y.gz", ".gz", "z.", "tar.gz", "é", "a b", "c~"]
+    pool = ["*.gz", "*.tar.gz", "*.", "*~", "*gz", "*z", ".gz", "*.é", "a/**", "a/b/**", "src/**"]
+    pool += ["!a/b/**", "a/**/", "!src/sub/**", "src/sub/**/", "a/b/c/**", "é/**", "a b/**"]
+    pool += ["src/*/x.tar.gz", "a/[bc]/*", "/b/**/y.gz", "a/b/*.gz", "!src/*/*.gz", "é/a*"]
+    pool += ["**/*.gz", "a b/c~", "?/b", "*/sub/**", "src/sub/y.gz", "b/**/", "!b/a/**"]
+    pool += [f"*.e{i}" for i in range(12)] + [f"k{i}/**" for i in range(12)]
+    pool += [f"*t{i}" for i in range(12)] + [f"src/k{i}/**/*.gz" for i in range(12)]
+    parts += ["k3", "k11", "q.e3", "q.e11", "qt7", "t11"]
+    for _ in range(200):
+        chosen = rng.sample(pool, rng.randint(1, 40))
+        compiled = []
+        for i, pattern in enumerate(chosen):
+            c = policy_module._compile(pattern)
+            assert c is not None
+            compiled.append((Rule("read", i, pattern, "config"), c))
+        fast = policy_module._Spec(compiled, use_re2=True)
+        slow = policy_module._Spec([(r, replace(c, kind="")) for r, c in compiled], use_re2=True)
+        slow._heads = None
+        for _ in range(40):
+            path = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 5)))
+            for is_dir in (False, True):
+                assert fast.match(path, is_dir) == slow.match(path, is_dir), (chosen, path)
+            assert fast.match_name(path) == slow.match_name(path), (chosen, path)
+
+
+def test_regex_heads() -> None:
+    head = policy_module._head
+
+    def regex(pattern: str) -> str:
+        c = policy_module._compile(pattern)
+        assert c is not None and c.regex is not None
+        return c.regex
+
+    assert head(regex("data/set7/*.csv")) == b"data/"
+    assert head(regex("/x/y?z")) == b"x/"
+    assert head(regex("a b/c*/d")) == b"a b/"
+    assert head(regex("é/x*")) == "é/".encode()
+    assert head(regex("*.py[co]")) is None
+    assert head(regex("a[bc]/d")) is None
+    assert head(regex("a*/d")) is None
+    assert head(regex("**/a/*.x")) is None
+    policy = Policy(read=["data/*/x?.csv", "!data/b/x1.csv"], deny=["é/[ab]*"])
+    assert policy._read._heads == frozenset({b"data/"})
+    assert policy.check("read", "data/a/x1.csv").allowed
+    assert not policy.check("read", "data/b/x1.csv").allowed
+    assert not policy.check("read", "datax/a/x1.csv").allowed
+    assert not policy.check("read", "data").allowed
+    assert policy.check("read", "data/a/x1.csv", is_dir=True).allowed
+    assert policy.check("read", "é/c").rule.index == -1
+    assert policy.check("read", "é/b").rule.list == "deny"
+
+
+def test_decisions_are_ordinary_frozen_dataclasses() -> None:
+    policy = Policy(read=["src/**"], write=["src/**"], deny=["*.key"])
+    for access, path, resolved in [
+        ("read", "src/a.py", None),
+        ("write", "src/a.py", "src/a.py"),
+        ("write", "docs/a.md", None),
+        ("read", "src/k.key", None),
+        ("read", "src/a.py", "src/b.py"),
+    ]:
+        got = policy.explain(access, path, resolved=resolved, hops=("x",))  # type: ignore[arg-type]
+        built = Decision(got.allowed, got.access, got.path, got.resolved, got.rule, got.hops)
+        assert got == built and hash(got) == hash(built) and repr(got) == repr(built)
+        assert got.reason == built.reason and got.hops == ("x",)
+        assert pickle.loads(pickle.dumps(got)) == got
+        assert replace(got, path="other").path == "other"
+        with pytest.raises(AttributeError):
+            got.allowed = not got.allowed  # type: ignore[misc]
+        assert policy.check(access, path, resolved=resolved) == replace(got, hops=())  # type: ignore[arg-type]
+
+
 # -- sizes ------------------------------------------------------------------------------------
 
 
