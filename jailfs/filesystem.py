@@ -483,9 +483,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     # -- info and listings --------------------------------------------------------------------
 
-    def _info_from(
-        self, name: str, st: os.stat_result, link: Resolved | None = None
-    ) -> dict[str, Any]:
+    def _info_from(self, name: str, st: os.stat_result) -> dict[str, Any]:
         mode = st.st_mode
         info: dict[str, Any] = {
             "name": name,
