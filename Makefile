@@ -10,7 +10,7 @@ EXTRAS ?= dev,all
 SOURCES := $(shell find jailfs cli -name '*.py' -o -name 'py.typed') pyproject.toml
 BUILT  := $(VENV)/.built
 
-.PHONY: venv demo test unit lint format bench bench-quick clean
+.PHONY: venv demo test unit lint format bench bench-quick bench-results clean
 
 venv: $(BUILT)
 
@@ -48,6 +48,10 @@ bench-quick: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks --json benchmarks/out/results.json --plot benchmarks/out
+
+# regenerate the committed summary (benchmarks/RESULTS.md and its plots) with a full run
+bench-results: venv
+	$(BIN)/python -m benchmarks --results benchmarks/RESULTS.md --plot benchmarks/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
