@@ -838,15 +838,17 @@ class _Spec:
             return self._dir(path)
         return self._file(path, path.encode("utf-8", "surrogateescape"))
 
+    def _inherited(self, path: str) -> int:
+        """The deciding index of the directories above ``path`` (-1: none)."""
+        parent = path.rpartition("/")[0]
+        if not parent:
+            return -1
+        found = self._cache.get(parent)
+        return self._dir(parent) if found is None else found
+
     def _file(self, path: str, data: bytes) -> int:
         """:meth:`match` for a file, with ``data`` = ``path`` encoded (the list is not empty)."""
-        parent = path.rpartition("/")[0]
-        if parent:
-            inherited = self._cache.get(parent)
-            if inherited is None:
-                inherited = self._dir(parent)
-        else:
-            inherited = -1
+        inherited = self._inherited(path)
         own = self._own(data)[1]
         return own if own > inherited else inherited
 
@@ -859,13 +861,7 @@ class _Spec:
 
     def _name(self, path: str, data: bytes) -> int:
         """:meth:`match_name` with ``data`` = ``path`` encoded (the list is not empty)."""
-        parent = path.rpartition("/")[0]
-        if parent:
-            inherited = self._cache.get(parent)
-            if inherited is None:
-                inherited = self._dir(parent)
-        else:
-            inherited = -1
+        inherited = self._inherited(path)
         as_dir, as_file = self._own(data)
         negative = self.negative
         if as_file < inherited:
