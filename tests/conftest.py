@@ -23,6 +23,16 @@ def _isolated_state(
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
 
 
+@pytest.fixture(scope="module")
+def module_xdg_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``_isolated_state`` once per module, for modules with thousands of tests (where a temp
+    dir per test costs more than the test) or Hypothesis tests (which refuse function-scoped
+    fixtures). Such a module overrides ``_isolated_state`` to depend on this instead."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+        yield
+
+
 @pytest.fixture(params=RESOLVERS)
 def resolver(request: pytest.FixtureRequest) -> str:
     return str(request.param)

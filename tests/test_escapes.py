@@ -311,18 +311,9 @@ def _escaping_links(w: World, top: str) -> Iterator[str]:
             yield f"{os.path.relpath(full, w.root)} -> {text!r}"
 
 
-@pytest.fixture(scope="module")
-def _module_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """conftest's ``_isolated_state``, once per module: ~8000 tests here, and a temp dir each
-    costs more than the test itself. The jails here log to memory anyway."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
-        yield
-
-
 @pytest.fixture(autouse=True)
-def _isolated_state(_module_state: None) -> None:
-    """Overrides the conftest fixture of the same name for this module (see above)."""
+def _isolated_state(module_xdg_state: None) -> None:
+    """Overrides conftest's per-test fixture: once per module here (see module_xdg_state)."""
 
 
 @pytest.fixture(scope="module")

@@ -154,18 +154,9 @@ def build_root(w: World) -> None:
     w.pristine_root = root_state(w)
 
 
-@pytest.fixture(scope="module")
-def _module_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """conftest's ``_isolated_state`` once per module (Hypothesis refuses function-scoped
-    fixtures around @given tests); the jails here log to memory anyway."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
-        yield
-
-
 @pytest.fixture(autouse=True)
-def _isolated_state(_module_state: None) -> None:
-    """Overrides the conftest fixture of the same name for this module (see above)."""
+def _isolated_state(module_xdg_state: None) -> None:
+    """Overrides conftest's per-test fixture: once per module here (see module_xdg_state)."""
 
 
 @pytest.fixture(scope="module")
