@@ -940,19 +940,37 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         with self._writable_target(vpath, "pipe_file") as res:
             if mode == "create" and res.st is not None:
                 raise errno_error(17, vpath)
-            self._reserve(vpath, len(data))
-            fd, temp = self._temp_file(res)
+            written = self._replace(
+                res, vpath, len(data), lambda out: raw.write_all_unchecked(out, data),
+                exclusive=mode == "create",
+            )  # fmt: skip
+        self._add_bytes(written)
+
+    def _replace(
+        self,
+        res: Resolved,
+        vpath: str,
+        size: int,
+        fill: Callable[[int], int],
+        *,
+        exclusive: bool = False,
+    ) -> int:
+        """Give ``res`` new content atomically: ``size`` bytes counted against the limits first,
+        ``fill`` writes them to a hidden temp file beside it, which is then moved into place.
+        On any failure the temp file is removed and the old content stays."""
+        self._reserve(vpath, size)
+        fd, temp = self._temp_file(res)
+        try:
             try:
-                try:
-                    raw.write_all_unchecked(fd, data)
-                finally:
-                    raw.close_unchecked(fd)
-                self._commit(res, temp, mode == "create", vpath)
-            except BaseException:
-                _discard(res.parent, temp)
-                self._release(len(data))
-                raise
-        self._add_bytes(len(data))
+                written = fill(fd)
+            finally:
+                raw.close_unchecked(fd)
+            self._commit(res, temp, exclusive, vpath)
+        except BaseException:
+            _discard(res.parent, temp)
+            self._release(size)
+            raise
+        return written
 
     @_audited("touch")
     def touch(self, path: Any, truncate: bool = True, **kwargs: Any) -> None:
@@ -1308,26 +1326,17 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 size = 0 if sres.is_dir or sres.st is None else sres.st.st_size
                 self._dry_check("write", dst, is_dir=sres.is_dir, size=size)
                 return
-            fd = -1 if sres.is_dir else self._open_regular(sres, src, os.O_RDONLY)[0]
-        if fd < 0:  # a directory: copied as a directory, like LocalFileSystem
+            if sres.is_dir:  # copied as a directory, like LocalFileSystem
+                fd = -1
+            else:
+                fd, st = self._open_regular(sres, src, os.O_RDONLY)
+        if fd < 0:
             self._mkdir(dst, parents=True, exist_ok=True)
             return
         try:
-            size = raw.fstat_unchecked(fd).st_size
-            self._check_read_size(src, size)
+            self._check_read_size(src, st.st_size)
             with self._writable_target(dst, "cp_file") as dres:
-                self._reserve(dst, size)
-                out, temp = self._temp_file(dres)
-                try:
-                    try:
-                        copied = _copy_fd(fd, out)
-                    finally:
-                        raw.close_unchecked(out)
-                    self._commit(dres, temp, False, dst)
-                except BaseException:
-                    _discard(dres.parent, temp)
-                    self._release(size)
-                    raise
+                copied = self._replace(dres, dst, st.st_size, lambda out: _copy_fd(fd, out))
         finally:
             raw.close_unchecked(fd)
         self._add_bytes(copied)
