@@ -45,6 +45,8 @@ from jailfs.resolver import Resolved, Resolver, ResolverKind
 TEMP_PREFIX = ".jailfs-tmp-"
 #: bytes copied per read when streaming a file
 COPY_CHUNK = 1 << 20
+#: most bytes asked of one pread (a bigger range is read in several)
+_PREAD_MAX = 1 << 26
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,11 +98,18 @@ class _ThreadState(threading.local):
     dry_bytes: int = 0
 
 
+#: the argument types shown as several paths in the audit record (a tuple: isinstance() is given
+#: one object, not a ``list | tuple`` union built anew on every call)
+_SEQUENCES = (list, tuple)
+#: the results whose length is the record's ``count``
+_COUNTED = (list, dict)
+
+
 def _display(value: Any) -> str | None:
     """A path argument as it goes in the audit log: normalized if possible, else escaped text."""
     if value is None:
         return None
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         shown = [_display(v) or "" for v in value[:3]]
         more = f" (+{len(value) - 3} more)" if len(value) > 3 else ""
         return ", ".join(shown) + more
@@ -126,9 +135,10 @@ def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> 
             tls = self._tls
             if tls.call is not None:
                 return fn(self, *args, **kwargs)
-            path = args[path_arg] if path_arg is not None and len(args) > path_arg else None
-            dest = args[dest_arg] if dest_arg is not None and len(args) > dest_arg else None
-            call = _Call(op, _display(path), _display(dest))
+            nargs = len(args)
+            path = _display(args[path_arg]) if path_arg is not None and nargs > path_arg else None
+            dest = _display(args[dest_arg]) if dest_arg is not None and nargs > dest_arg else None
+            call = _Call(op, path, dest)
             tls.call = call
             start = time.perf_counter_ns()
             try:
@@ -138,7 +148,7 @@ def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> 
                 self._finish(call, start, exc)
                 raise
             tls.call = None
-            if isinstance(result, list | dict):
+            if isinstance(result, _COUNTED):
                 call.count = len(result)
             self._finish(call, start, None)
             return result
@@ -358,7 +368,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         )
 
     def _add_bytes(self, n: int) -> None:
-        call = self._call()
+        call = self._tls.call
         if call is not None:
             call.nbytes = (call.nbytes or 0) + n
 
@@ -392,12 +402,18 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 msg += f" (it resolves to '{decision.resolved}')"
         return AccessDenied(op, decision.path, rule, msg)
 
-    def _precheck(self, access: Access, vpath: str, op: str, resolved: str | None = None) -> None:
+    def _precheck(
+        self, access: Access, vpath: str, op: str, resolved: str | None = None
+    ) -> Decision:
         """Name-only refusal (deny and internal rules), before the disk is touched, or once the
-        real path is known, before telling whether it exists."""
+        real path is known, before telling whether it exists.
+
+        Returns the decision; a refusal by another list (not readable, not writable) is left to
+        :meth:`_authorize`, once the path is known to exist."""
         decision = self.policy.check(access, vpath, is_dir=False, resolved=resolved)
         if not decision.allowed and decision.rule.list in ("deny", "internal"):
             raise self._deny(op, decision)
+        return decision
 
     def _require(self, access: Access, vpath: str, resolved: str, is_dir: bool, op: str) -> None:
         """Refuse unless the policy allows ``access`` on ``vpath`` resolving to ``resolved``."""
@@ -405,10 +421,16 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if not decision.allowed:
             raise self._deny(op, decision)
 
-    def _authorize(self, access: Access, vpath: str, res: Resolved, op: str) -> None:
-        """The full decision on the requested and the resolved path, once the type is known."""
+    def _authorize(
+        self, access: Access, vpath: str, res: Resolved, op: str, asked: Decision
+    ) -> None:
+        """The full decision on the requested and the resolved path, once the type is known.
+
+        ``asked`` is the decision for ``access`` on ``vpath`` as a file, taken before resolving:
+        when ``res`` is not a directory and resolved to ``vpath`` itself, the requested and the
+        resolved path are that one file, so it is the whole answer (the same question)."""
         is_dir = res.is_dir
-        call = self._call()
+        call = self._tls.call
         if call is not None and call.resolved is None:
             call.resolved = res.path
         if access == "read" and is_dir:
@@ -421,7 +443,10 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if decision.allowed:  # visible() refused a resolved alias
                 decision = self.policy.check("read", res.path, is_dir=True)
             raise self._deny(op, decision)
-        decision = self.policy.check(access, vpath, is_dir=is_dir, resolved=res.path)
+        if is_dir or res.path != vpath:
+            decision = self.policy.check(access, vpath, is_dir=is_dir, resolved=res.path)
+        else:
+            decision = asked
         if not decision.allowed:
             raise self._deny(op, decision)
 
@@ -435,10 +460,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         create_parents: bool = False,
         must_exist: bool = True,
     ) -> Resolved:
-        self._precheck(access, vpath, op)
+        asked = self._precheck(access, vpath, op)
         may_create = None
         if create_parents:  # nothing is created for a write that would be refused anyway
-            self._require(access, vpath, vpath, False, op)
+            if not asked.allowed:
+                raise self._deny(op, asked)
             may_create = functools.partial(self._require, access, vpath, is_dir=False, op=op)
         res = self._resolver.resolve(
             vpath, follow=follow, create_parents=create_parents, may_create=may_create
@@ -450,7 +476,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 raise errno_error(2, vpath)
             if paths.basename(res.path).startswith(TEMP_PREFIX):
                 raise InvalidPathError(f"names starting with '{TEMP_PREFIX}' are reserved")
-            self._authorize(access, vpath, res, op)
+            self._authorize(access, vpath, res, op, asked)
         except BaseException:
             res.close()
             raise
@@ -830,9 +856,12 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             fd, st = self._open_regular(res, vpath, os.O_RDONLY)
         try:
             size = st.st_size
-            lo = 0 if start is None else (start if start >= 0 else max(size + start, 0))
-            hi = size if end is None else (end if end >= 0 else max(size + end, 0))
-            hi = min(hi, size)
+            if start is None and end is None:  # the whole file
+                lo, hi = 0, size
+            else:
+                lo = 0 if start is None else (start if start >= 0 else max(size + start, 0))
+                hi = size if end is None else (end if end >= 0 else max(size + end, 0))
+                hi = min(hi, size)
             self._check_read_size(vpath, max(hi - lo, 0))
             data = _read_range(fd, lo, hi)
         finally:
@@ -1064,7 +1093,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         compression: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        text_kwargs = {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
+        text_kwargs = (
+            {k: kwargs.pop(k) for k in ("encoding", "errors", "newline") if k in kwargs}
+            if kwargs
+            else {}
+        )
         binary_mode = mode.replace("t", "") if "b" in mode else mode.replace("t", "") + "b"
         autocommit = kwargs.pop("autocommit", not self._intrans)
         f: Any = self._open(path, binary_mode, block_size, autocommit, cache_options, **kwargs)
@@ -1095,7 +1128,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if not f.record_close:
             return
         outer = f.outer
-        if outer is not None and outer.op != "open" and self._call() is outer and error is None:
+        if outer is not None and outer.op != "open" and self._tls.call is outer and error is None:
             outer.nbytes = (outer.nbytes or 0) + f.bytes_read + f.bytes_written
             return
         call = _Call("close", f.vpath, None)
@@ -1554,6 +1587,13 @@ class JailRawFile(io.FileIO):
     closed (atomic); closing after an exception or a refused write discards them instead.
     """
 
+    # slots: a file object is made per open, and they make building it measurably cheaper
+    __slots__ = (
+        "autocommit", "bytes_read", "bytes_written", "exclusive", "failed", "failure",
+        "finished", "fs", "opened_ns", "outer", "path", "record_close", "reserved", "size",
+        "target", "temp", "tool", "vpath",
+    )  # fmt: skip
+
     def __init__(
         self,
         fs: JailFileSystem,
@@ -1583,8 +1623,9 @@ class JailRawFile(io.FileIO):
         self.record_close = True
         self.finished = False
         self.opened_ns = time.perf_counter_ns()
-        self.tool: str | None = fs._tls.tool
-        self.outer = fs._call()  # the public call that opened this file
+        tls = fs._tls
+        self.tool: str | None = tls.tool
+        self.outer = tls.call  # the public call that opened this file
 
     def readinto(self, buffer: Any) -> int | None:
         n = super().readinto(buffer)
@@ -1634,7 +1675,9 @@ class JailRawFile(io.FileIO):
             super().close()
         except BaseException as exc:
             error = exc
-        if self.autocommit and error is None and not self.failed:
+        if self.target is None:  # read, "r+" or "a": written in place, nothing to move
+            self.finished = True
+        elif self.autocommit and error is None and not self.failed:
             try:
                 self.commit()
             except BaseException as exc:
@@ -1719,17 +1762,21 @@ _re2: Any = importlib.import_module("re2")
 
 
 def _read_range(fd: int, lo: int, hi: int) -> bytes:
+    """Bytes ``lo`` to ``hi`` of an open file (fewer if it ends sooner): one pread, usually."""
     if hi <= lo:
         return b""
-    chunks: list[bytes] = []
-    pos = lo
-    while pos < hi:
-        chunk = raw.pread_unchecked(fd, min(hi - pos, 1 << 26), pos)
+    data = raw.pread_unchecked(fd, min(hi - lo, _PREAD_MAX), lo)
+    if len(data) == hi - lo or not data:
+        return data
+    chunks = [data]
+    pos = lo + len(data)
+    while pos < hi:  # a short read: the rest in more preads
+        chunk = raw.pread_unchecked(fd, min(hi - pos, _PREAD_MAX), pos)
         if not chunk:
             break
         chunks.append(chunk)
         pos += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)
 
 
 def _copy_fd(src: int, dst: int) -> int:

@@ -44,11 +44,12 @@ def normalize(path: Any) -> str:
     Raises :class:`InvalidPathError` for NUL, surrogates/non-UTF-8, overlong names or paths, and
     :class:`PathEscapeError` for ``..`` that would climb above the root.
     """
-    text = to_str(path)
-    for prefix in _PREFIXES:
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-            break
+    text = path if type(path) is str else to_str(path)  # a str, nearly always: no call
+    if text.startswith(_PREFIXES):
+        for prefix in _PREFIXES:
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+                break
     return _normalize_text(text)
 
 

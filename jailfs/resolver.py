@@ -41,18 +41,14 @@ ResolverKind = Literal["auto", "openat2", "walk"]
 
 _OPENAT2_RESOLVE = raw.RESOLVE_BENEATH | raw.RESOLVE_NO_MAGICLINKS | raw.RESOLVE_NO_SYMLINKS
 _OPENAT2_FLAGS = (raw.O_PATH or os.O_RDONLY) | raw.O_DIRECTORY
+_OPENAT2_HOW = raw.open_how(_OPENAT2_FLAGS, _OPENAT2_RESOLVE)
 #: errnos meaning "openat2 is not usable here" (missing, filtered by seccomp, old kernel)
 _OPENAT2_UNSUPPORTED = frozenset({errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG})
 
 
-def _final_check(
-    may_create: Callable[[str], None] | None, name: str
-) -> Callable[[str], None] | None:
+def _final_check(may_create: Callable[[str], None], name: str) -> Callable[[str], None]:
     """``may_create`` for a parent directory: called with the final entry's real path."""
-    if may_create is None:
-        return None
-    check = may_create
-    return lambda parent: check(paths.join(parent, name))
+    return lambda parent: may_create(paths.join(parent, name))
 
 
 def _escape(link: str) -> PathEscapeError:
@@ -146,9 +142,8 @@ class Resolver:
             if not name:  # the root itself
                 return Resolved("", self.root_fd, ".", self._root_stat(), tuple(hops), False)
             if parent_path:
-                parent_fd, parent_real = self._open_dir(
-                    parent_path, hops, create_parents, _final_check(may_create, name)
-                )
+                check = None if may_create is None else _final_check(may_create, name)
+                parent_fd, parent_real = self._open_dir(parent_path, hops, create_parents, check)
                 owned = True
             else:  # an entry of the root: its parent is the root fd itself (not closed)
                 parent_fd, parent_real, owned = self.root_fd, "", False
@@ -162,7 +157,7 @@ class Resolver:
                 raise
             real = paths.join(parent_real, name)
             if not (follow and st is not None and stat.S_ISLNK(st.st_mode)):
-                return Resolved(real, parent_fd, name, st, tuple(hops), owned)
+                return Resolved(real, parent_fd, name, st, tuple(hops) if hops else (), owned)
             # Follow a final symlink ourselves: read it on the parent fd and start again from the
             # root with its target, resolved lexically (an absolute or climbing target is an
             # escape). If the link is swapped after this read, the new walk sees the new state.
@@ -192,9 +187,7 @@ class Resolver:
         if self.use_openat2:
             for _ in range(MAX_EAGAIN_RETRIES):
                 try:
-                    return raw.openat2_unchecked(
-                        self.root_fd, path, _OPENAT2_FLAGS, _OPENAT2_RESOLVE
-                    ), path
+                    return raw.openat2_unchecked(self.root_fd, path, _OPENAT2_HOW), path
                 except OSError as exc:
                     code = exc.errno or 0
                 if code == errno.EAGAIN:  # a rename raced the kernel's walk: try again
