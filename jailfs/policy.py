@@ -22,10 +22,10 @@ matches: ``a/**`` matches the directory ``a``, ``!*/`` cannot re-include a direc
 ``a/**/`` collapses to ``a/``), ``?`` counts characters where Git counts bytes, and its re2
 backend rejects ``[[:digit:]]``. So this module translates each pattern
 the way Git's ``dir.c`` and ``wildmatch.c`` read it (paths are matched as UTF-8 bytes, like Git),
-and compiles every list ONCE: patterns of a plain shape (``name``, ``*.ext``, ``prefix*``,
-``dir/**``, ``a/b``) become dict lookups, the rest one ``re2.Set`` (a single automaton, linear in
-the path whatever the number of rules), with Python's ``re`` as a fallback. Nothing here touches
-the filesystem.
+and compiles the rules ONCE: for each kind of access, every pattern of every list that decides it
+(deny, protect, then read or write) goes into one ``re2.Set``, a single automaton that answers all
+of them in one pass over the path, linear in its length whatever the number of rules. Python's
+``re`` is the fallback. Nothing here touches the filesystem.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from jailfs.paths import normalize
 
 Access = Literal["read", "write"]
 
-#: decisions (and directory results per list) kept before a cache is emptied and refilled
+#: decisions (and visibility answers) kept before a cache is emptied and refilled
 MAX_CACHE: Final = 65536
 
 #: patterns denied by default: files that hold credentials and private keys
@@ -400,25 +400,26 @@ def _trim_trailing_spaces(p: bytes) -> bytes:
     return p if last_space < 0 else p[:last_space]
 
 
-_GLOB: Final = frozenset(b"*?[\\")
-
-
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     """One pattern, ready to match."""
 
     negative: bool
     dir_only: bool
-    #: regex over the whole path (None: can never match)
+    #: regex over the last name of the path (``on_name``) or over the whole path (None: it can
+    #: never match)
     regex: str | None
-    #: for positive patterns: regex over a directory that may hold a match below it ("" = any)
+    #: whether the pattern (it has no slash) is matched against the last name of the path
+    on_name: bool
+    #: regex over the directories that may hold a match below them ("" = any, None = none)
     below: str | None
-    #: a shape that needs no regex (the regex says the same): "name" (the last name is
-    #: ``key``), "star" (the last name is ``key`` * ``key2``), "path" (the path is ``key``),
-    #: "under" (the path starts with ``key``), "tail" (the path is ``key`` or ends in "/key")
-    kind: str = ""
-    key: bytes = b""
-    key2: bytes = b""
+    #: a name pattern of a plain shape, answered by dict lookups (the regex says the same):
+    #: "name" (the name is ``key``), "suffix" (``*.ext``: the name ends with ``key``, ".ext"),
+    #: "star" (``head*tail``: the name starts with ``key`` and ends with ``key2``); and a path
+    #: pattern: "tail" (``**/a/b``: the path is ``key`` or ends with "/" + ``key``)
+    shape: str = ""
+    key: str = ""
+    key2: str = ""
 
 
 def _below_regex(body: bytes) -> str | None:
@@ -477,16 +478,20 @@ def _compile(pattern: str) -> _Compiled | None:
             raise _PatternError("it matches nothing")
         regex = _translate(body, pathname=False)
         if regex is None:
-            return _Compiled(negative, dir_only, None, None)
-        compiled = _Compiled(negative, dir_only, f"(?:.*/)?{regex}", None if negative else "")
+            return _Compiled(negative, dir_only, None, True, None)
+        compiled = _Compiled(negative, dir_only, regex, True, "")
         if any(c in b"?[\\" for c in body):
             return compiled
-        collapsed = re.sub(rb"\*+", b"*", body)  # in a name, "**" is just "*"
-        if b"*" not in collapsed:
-            return replace(compiled, kind="name", key=body)
-        if collapsed.count(b"*") == 1:
-            head, _, tail = collapsed.partition(b"*")
-            return replace(compiled, kind="star", key=head, key2=tail)
+        collapsed = re.sub(rb"\*+", b"*", body).decode()  # in a name, "**" is just "*"
+        if "*" not in collapsed:
+            return replace(compiled, shape="name", key=collapsed)
+        if collapsed.count("*") > 1:
+            return compiled
+        head, _, tail = collapsed.partition("*")
+        if head:
+            return replace(compiled, shape="star", key=head, key2=tail)
+        if tail.startswith("."):
+            return replace(compiled, shape="suffix", key=tail)
         return compiled
     prefix = _simple_length(body)
     if body.startswith(b"/"):
@@ -498,16 +503,12 @@ def _compile(pattern: str) -> _Compiled | None:
     # after the prefix counts as "at the start" even when no "/" precedes it ("a**/b").
     rest = _translate(body[prefix:], pathname=True)
     if rest is None:
-        return _Compiled(negative, dir_only, None, None)
-    below = None if negative else _below_regex(body)
-    compiled = _Compiled(negative, dir_only, _literal(body[:prefix]) + rest, below)
-    stars = len(body) - prefix
-    if stars == 0:
-        return replace(compiled, kind="path", key=body)
-    if stars >= 2 and body[prefix:] == b"*" * stars:  # "lit/**", "lit**": a run of "**" at the end
-        return replace(compiled, kind="under", key=body[:prefix])
-    if body.startswith(b"**/") and not any(c in _GLOB for c in body[3:]):
-        return replace(compiled, kind="tail", key=body[3:])
+        return _Compiled(negative, dir_only, None, False, None)
+    compiled = _Compiled(
+        negative, dir_only, _literal(body[:prefix]) + rest, False, _below_regex(body)
+    )
+    if body.startswith(b"**/") and not any(c in b"*?[\\" for c in body[3:]):
+        return replace(compiled, shape="tail", key=body[3:].decode())
     return compiled
 
 
@@ -551,328 +552,28 @@ def _alternation(regexes: Sequence[str]) -> re.Pattern[bytes] | None:
     return re.compile(f"(?s:{joined})".encode("ascii"))
 
 
-_Hits = tuple[tuple[int, bool], ...]
-_StarHits = tuple[tuple[int, bool, bytes, int], ...]
-_TailHits = tuple[tuple[int, bool, bytes, bytes], ...]
-
-
-_LITERAL_TOKEN: Final = re.compile(r"[A-Za-z0-9_]|\\x([0-9a-f]{2})")
-
-
-def _head(regex: str) -> bytes | None:
-    """The literal first name, with its "/", that starts every path ``regex`` matches, or None.
-
-    ``regex`` comes from :func:`_compile`, which writes literal bytes as ``[A-Za-z0-9_]`` or
-    ``\\xNN`` (never a bare "/") and never puts a quantifier on one: the leading run of such
-    tokens is a prefix of every match.
-    """
-    literal = bytearray()
-    pos = 0
-    while (m := _LITERAL_TOKEN.match(regex, pos)) is not None:
-        hex_byte = m.group(1)
-        literal.append(int(hex_byte, 16) if hex_byte is not None else ord(m.group()))
-        if literal[-1] == _SLASH:
-            return bytes(literal)
-        pos = m.end()
-    return None
-
-
-#: a list with more keys than this in a table skips the C-level prefilter (linear in the keys)
-_PREFILTER_KEYS: Final = 8
-
-
-def _prefilter(keys: dict[bytes, Any]) -> tuple[bytes, ...]:
-    """The keys for one ``startswith``/``endswith`` check that skips a table's lookups, or
-    ``(b"",)`` (always passes) when there are so many keys that the check would cost more than
-    the lookups it saves: the lookups per distinct key length stay cheap whatever the count."""
-    return tuple(keys) if len(keys) <= _PREFILTER_KEYS else (b"",)
-
-
-def _merge(hits: _Hits, as_dir: int, as_file: int) -> tuple[int, int]:
-    """Fold (index, dir_only) hits, highest index first, into the best (dir, file) indexes."""
-    top = hits[0][0]
-    if top > as_dir:
-        as_dir = top
-    for index, dir_only in hits:
-        if not dir_only:
-            if index > as_file:
-                as_file = index
-            break
-    return as_dir, as_file
-
-
 class _Spec:
-    """One effective list, compiled: Git's answer for any path, with the deciding pattern.
+    """One effective list, compiled: its rules, and the patterns that can match (``compiled``).
 
-    Most patterns have a plain shape (a name, ``*.ext``, ``prefix*``, ``dir/**``, a fixed path)
-    and are answered by dict lookups; the rest go to one regex set. Git reports the LAST pattern
-    that matches, so each table keeps the highest index per key.
+    A pattern decides a path when it matches the path itself or a directory above it, and the
+    LAST such pattern of the list wins. :class:`_Matcher` answers that for several lists at once.
     """
 
-    __slots__ = (
-        "_below",
-        "_cache",
-        "_dir_only",
-        "_heads",
-        "_ids",
-        "_match",
-        "_names",
-        "_paths",
-        "_re_dir",
-        "_re_file",
-        "_set",
-        "_star_keys",
-        "_star_lens",
-        "_stars",
-        "_suffix_dots",
-        "_suffix_keys",
-        "_suffix_lens",
-        "_suffixes",
-        "_tails",
-        "_under_dirs",
-        "_under_keys",
-        "_under_lens",
-        "_unders",
-        "below_any",
-        "empty",
-        "negative",
-        "rules",
-    )
+    __slots__ = ("_below", "below_any", "compiled", "empty", "negative", "rules")
 
     def __init__(self, rules: Sequence[tuple[Rule, _Compiled]], *, use_re2: bool) -> None:
         self.rules = tuple(rule for rule, _ in rules)
         self.negative = tuple(c.negative for _, c in rules)
-        names: dict[bytes, list[tuple[int, bool]]] = {}
-        suffixes: dict[bytes, list[tuple[int, bool]]] = {}
-        stars: dict[bytes, list[tuple[int, bool, bytes, int]]] = {}
-        paths: dict[bytes, list[tuple[int, bool]]] = {}
-        unders: dict[bytes, list[tuple[int, bool]]] = {}
-        tails: dict[bytes, list[tuple[int, bool, bytes, bytes]]] = {}
-        regexes: list[tuple[int, bool, str]] = []
-        for i, (_, c) in enumerate(rules):
-            if c.regex is None:
-                continue
-            hit = (i, c.dir_only)
-            if c.kind == "name":
-                names.setdefault(c.key, []).append(hit)
-            elif c.kind == "star" and not c.key:
-                suffixes.setdefault(c.key2, []).append(hit)
-            elif c.kind == "star":
-                entry = (i, c.dir_only, c.key2, len(c.key) + len(c.key2))
-                stars.setdefault(c.key, []).append(entry)
-            elif c.kind == "path":
-                paths.setdefault(c.key, []).append(hit)
-            elif c.kind == "under":
-                unders.setdefault(c.key, []).append(hit)
-            elif c.kind == "tail":  # filed under its last name, which the path must end with
-                tail = (i, c.dir_only, b"/" + c.key, c.key)
-                tails.setdefault(c.key.rpartition(b"/")[2], []).append(tail)
-            else:
-                regexes.append((i, c.dir_only, c.regex))
-        self.empty = not (names or suffixes or stars or paths or unders or tails or regexes)
-
-        def table(d: dict[bytes, list[tuple[int, bool]]]) -> dict[bytes, _Hits]:
-            return {k: tuple(reversed(v)) for k, v in d.items()}
-
-        self._names = table(names)
-        # ".ext" keys are looked up at each "." of the name; the others by length
-        self._suffix_dots = table({k: v for k, v in suffixes.items() if k.startswith(b".")})
-        others = {k: v for k, v in suffixes.items() if not k.startswith(b".")}
-        self._suffixes = table(others)
-        self._suffix_lens = tuple(sorted({len(k) for k in others}))
-        self._suffix_keys = _prefilter(others)  # one C-level endswith() before the lookups
-        self._stars: dict[bytes, _StarHits] = {k: tuple(reversed(v)) for k, v in stars.items()}
-        self._star_lens = tuple(sorted({len(k) for k in stars}))
-        self._star_keys = _prefilter(stars)
-        self._paths = table(paths)
-        # "dir/" keys are looked up at the path's parent (see _own); the others ("lit**") by length
-        self._under_dirs = table({k: v for k, v in unders.items() if k.endswith(b"/")})
-        others = {k: v for k, v in unders.items() if not k.endswith(b"/")}
-        self._unders = table(others)
-        self._under_lens = tuple(sorted({len(k) for k in others}))
-        self._under_keys = _prefilter(others)
-        self._tails: dict[bytes, _TailHits] = {k: tuple(reversed(v)) for k, v in tails.items()}
-        self._ids = tuple(i for i, _, _ in regexes)
-        heads = [_head(r) for _, _, r in regexes]
-        #: the first names ("src/") one of which starts every path a regex matches (None: some
-        #: regex has no literal first name, so every path goes to the set)
-        self._heads = None if None in heads else frozenset(h for h in heads if h is not None)
-        self._dir_only = tuple(d for _, d, _ in regexes)
-        self._set: Any = None
-        #: the raw ``re2.Set.Match`` (no wrapper): bytes -> list of matching set ids
-        self._match: Any = None
-        self._re_dir: re.Pattern[bytes] | None = None
-        self._re_file: re.Pattern[bytes] | None = None
-        if regexes:
-            self._set = _re2_set([r for _, _, r in regexes]) if use_re2 else None
-            if self._set is not None:
-                self._match = self._set._set.Match
-            else:
-                self._re_dir = _alternation([r for _, _, r in regexes])
-                self._re_file = _alternation([r if not d else "(?!)" for _, d, r in regexes])
-        below = [c.below for _, c in rules if c.below is not None]
+        #: (pattern index, compiled) of every pattern that can match something
+        self.compiled = tuple((i, c) for i, (_, c) in enumerate(rules) if c.regex is not None)
+        self.empty = not self.compiled
+        below = [c.below for _, c in rules if c.below is not None and not c.negative]
         self.below_any = "" in below
         below = [r for r in below if r]
         self._below = (_re2_set(below) if use_re2 else None) or _alternation(below)
-        self._cache: dict[str, int] = {}
 
     def is_match(self, index: int) -> bool:
         return index >= 0 and not self.negative[index]
-
-    def _own(self, path: bytes) -> tuple[int, int]:
-        """The last pattern matching ``path`` itself: (as a directory, as a file); -1: none.
-
-        Only for a caller that takes the max with the answer for the parent directory (what
-        :meth:`_dir`, :meth:`_file` and :meth:`_name` do): a "dir/**" key shorter than the parent
-        matches the parent too, so it is looked up only when it IS the parent.
-        """
-        as_dir = as_file = -1
-        slash = path.rfind(b"/")
-        name = path[slash + 1 :]
-        if self._names:
-            hits = self._names.get(name)
-            if hits is not None:
-                as_dir, as_file = _merge(hits, as_dir, as_file)
-        if self._suffix_dots:  # the name ends with ".ext" iff name[i:] == ".ext" at a "." i
-            suffix_dots = self._suffix_dots
-            dot = name.find(b".")
-            while dot >= 0:
-                hits = suffix_dots.get(name[dot:])
-                if hits is not None:
-                    as_dir, as_file = _merge(hits, as_dir, as_file)
-                dot = name.find(b".", dot + 1)
-        if self._suffixes and name.endswith(self._suffix_keys):
-            n = len(name)
-            for k in self._suffix_lens:
-                if k > n:
-                    break
-                hits = self._suffixes.get(name[n - k :])
-                if hits is not None:
-                    as_dir, as_file = _merge(hits, as_dir, as_file)
-        if self._stars and name.startswith(self._star_keys):
-            for k in self._star_lens:
-                star_hits = self._stars.get(name[:k])
-                if star_hits is None:
-                    continue
-                for index, dir_only, tail, least in star_hits:
-                    if len(name) >= least and name.endswith(tail):
-                        as_dir = max(as_dir, index)
-                        if not dir_only:
-                            as_file = max(as_file, index)
-        if self._paths:
-            hits = self._paths.get(path)
-            if hits is not None:
-                as_dir, as_file = _merge(hits, as_dir, as_file)
-        if self._under_dirs and slash >= 0:  # "parent/**" (deeper keys: see above)
-            hits = self._under_dirs.get(path[: slash + 1])
-            if hits is not None:
-                as_dir, as_file = _merge(hits, as_dir, as_file)
-        if self._unders and path.startswith(self._under_keys):
-            for k in self._under_lens:
-                if k > len(path):
-                    break
-                hits = self._unders.get(path[:k])
-                if hits is not None:
-                    as_dir, as_file = _merge(hits, as_dir, as_file)
-        if self._tails:
-            tail_hits = self._tails.get(name)
-            if tail_hits is not None:
-                for index, dir_only, slashed, whole in tail_hits:
-                    if path == whole or path.endswith(slashed):
-                        as_dir = max(as_dir, index)
-                        if not dir_only:
-                            as_file = max(as_file, index)
-        heads = self._heads
-        if heads is not None and path[: path.find(b"/") + 1] not in heads:
-            pass  # every regex starts with a literal first name, and none is the path's
-        elif self._match is not None:
-            found = self._match(path)
-            if found:
-                ids, dirs_only = self._ids, self._dir_only
-                for k in found:
-                    index = ids[k]
-                    if index > as_dir:
-                        as_dir = index
-                    if index > as_file and not dirs_only[k]:
-                        as_file = index
-        elif self._re_dir is not None and self._re_file is not None:
-            m = self._re_dir.fullmatch(path)
-            if m is not None and m.lastindex is not None:
-                as_dir = max(as_dir, self._ids[-m.lastindex])
-                m = self._re_file.fullmatch(path)
-                if m is not None and m.lastindex is not None:
-                    as_file = max(as_file, self._ids[-m.lastindex])
-        return as_dir, as_file
-
-    def _dir(self, path: str) -> int:
-        """The deciding index for directory ``path``: the last pattern that matches it or one
-        of the directories above it (-1: none)."""
-        cache = self._cache
-        found = cache.get(path)
-        if found is not None:
-            return found
-        chain = [path]
-        inherited = -1
-        parent = path.rpartition("/")[0]
-        while parent:
-            found = cache.get(parent)
-            if found is not None:
-                inherited = found
-                break
-            chain.append(parent)
-            parent = parent.rpartition("/")[0]
-        if len(cache) >= MAX_CACHE:
-            cache.clear()
-        for d in reversed(chain):
-            own = self._own(d.encode("utf-8", "surrogateescape"))[0]
-            if own > inherited:
-                inherited = own
-            cache[d] = inherited
-        return inherited
-
-    def match(self, path: str, is_dir: bool) -> int:
-        """The deciding pattern for ``path`` (-1: none); see :meth:`is_match`."""
-        if self.empty:
-            return -1
-        if is_dir:
-            return self._dir(path)
-        return self._file(path, path.encode("utf-8", "surrogateescape"))
-
-    def _inherited(self, path: str) -> int:
-        """The deciding index of the directories above ``path`` (-1: none)."""
-        parent = path.rpartition("/")[0]
-        if not parent:
-            return -1
-        found = self._cache.get(parent)
-        return self._dir(parent) if found is None else found
-
-    def _file(self, path: str, data: bytes) -> int:
-        """:meth:`match` for a file, with ``data`` = ``path`` encoded (the list is not empty)."""
-        inherited = self._inherited(path)
-        own = self._own(data)[1]
-        return own if own > inherited else inherited
-
-    def match_name(self, path: str) -> int:
-        """The deciding positive pattern for ``path`` taken as a file OR as a directory, or -1
-        (so the answer never depends on the entry's type)."""
-        if self.empty:
-            return -1
-        return self._name(path, path.encode("utf-8", "surrogateescape"))
-
-    def _name(self, path: str, data: bytes) -> int:
-        """:meth:`match_name` with ``data`` = ``path`` encoded (the list is not empty)."""
-        inherited = self._inherited(path)
-        as_dir, as_file = self._own(data)
-        negative = self.negative
-        if as_file < inherited:
-            as_file = inherited
-        if as_file >= 0 and not negative[as_file]:
-            return as_file
-        if as_dir < inherited:
-            as_dir = inherited
-        if as_dir >= 0 and not negative[as_dir]:
-            return as_dir
-        return -1
 
     def may_match_below(self, path: str) -> bool:
         """Whether some positive pattern could match a path strictly below directory ``path``."""
@@ -883,6 +584,217 @@ class _Spec:
             return False
         data = path.encode("utf-8", "surrogateescape")
         return bool(below.fullmatch(data) if isinstance(below, re.Pattern) else below.Match(data))
+
+
+#: slots of :meth:`_Matcher.best` for list k: ``2 * k + AS_DIR`` and ``2 * k + AS_FILE``
+AS_DIR: Final = 0
+AS_FILE: Final = 1
+#: the lists of a policy's matchers, in order (k above), and their slots
+_DENY: Final = 0
+_PROTECT: Final = 1
+_DENY_DIR, _DENY_FILE, _PROTECT_DIR, _PROTECT_FILE, _ACCESS_DIR, _ACCESS_FILE = range(6)
+
+#: a pattern that matched: (slot it decides as a directory, slot as a file or -1, its index)
+_Tag = tuple[int, int, int]
+
+
+class _Matcher:
+    """Several lists matched at once: which pattern of each decides a path.
+
+    A path is decided by the patterns that match it and those that match a directory above it.
+    The second part is the same for every entry of a directory, so it is computed once per
+    directory and cached (:meth:`_above`); the first part (:meth:`_fold_own`) takes:
+
+    * dict lookups of the last name for the patterns of a plain shape (``name``, ``*.ext``,
+      ``head*tail``, ``**/a/b``), whatever their number;
+    * one ``re2.Set`` over the whole path for all the other patterns of every list (name patterns
+      as ``(.*/)?name``): one pass, linear in the path's length. It is skipped in a directory
+      below which none of its patterns can match (known per directory, from the patterns'
+      leading names). Without re2, Python's ``re`` answers the same, one alternation per slot.
+
+    Keeping plain names out of the set also keeps its automaton small: each name pattern in it is
+    alive at every "/" of the path, and the states multiply with those of the path patterns.
+    """
+
+    __slots__ = (
+        "_alternations",
+        "_cache",
+        "_dots",
+        "_match",
+        "_names",
+        "_scan_below",
+        "_star_heads",
+        "_star_lens",
+        "_stars",
+        "_tags",
+        "_tails",
+        "_width",
+    )
+
+    def __init__(self, specs: Sequence[_Spec], *, use_re2: bool) -> None:
+        self._width = 2 * len(specs)
+        names: dict[str, list[_Tag]] = {}
+        dots: dict[str, list[_Tag]] = {}
+        stars: dict[str, list[tuple[str, int, _Tag]]] = {}
+        tails: dict[str, list[tuple[str, str, _Tag]]] = {}
+        regexes: list[str] = []
+        tags: list[_Tag] = []
+        below: list[str] = []
+        for k, spec in enumerate(specs):
+            for index, c in spec.compiled:
+                tag = (2 * k + AS_DIR, -1 if c.dir_only else 2 * k + AS_FILE, index)
+                if c.shape == "name":
+                    names.setdefault(c.key, []).append(tag)
+                elif c.shape == "suffix":
+                    dots.setdefault(c.key, []).append(tag)
+                elif c.shape == "star":
+                    least = len(c.key) + len(c.key2)
+                    stars.setdefault(c.key, []).append((c.key2, least, tag))
+                elif c.shape == "tail":  # filed under its last name, which the path must have
+                    tail = (c.key, "/" + c.key, tag)
+                    tails.setdefault(c.key.rpartition("/")[2], []).append(tail)
+                else:
+                    assert c.regex is not None
+                    regexes.append(f"(?:.*/)?{c.regex}" if c.on_name else c.regex)
+                    tags.append(tag)
+                    if c.below is not None:
+                        below.append(c.below)
+        self._names = {key: tuple(found) for key, found in names.items()}
+        #: "*.ext" patterns by ".ext": looked up at each "." of the name
+        self._dots = {key: tuple(found) for key, found in dots.items()}
+        #: "head*tail" patterns by head: looked up at each head length, ``startswith`` first
+        self._stars = {key: tuple(found) for key, found in stars.items()}
+        self._star_lens = tuple(sorted({len(key) for key in stars}))
+        self._star_heads = tuple(stars)
+        #: "**/a/b" patterns by their last name
+        self._tails = {key: tuple(found) for key, found in tails.items()}
+        self._tags = tuple(tags)
+        rset = _re2_set(regexes) if use_re2 else None
+        #: the raw ``re2.Set.Match`` (no wrapper): bytes -> list of matching regex ids
+        self._match: Any = None if rset is None else rset._set.Match
+        #: without re2: (slot, alternation of the regexes that decide it, their pattern indexes)
+        self._alternations: tuple[tuple[int, re.Pattern[bytes], tuple[int, ...]], ...] = ()
+        if rset is None and regexes:
+            alternations = []
+            for slot in range(self._width):
+                chosen = [(r, t[2]) for r, t in zip(regexes, tags, strict=True) if slot in t[:2]]
+                pattern = _alternation([r for r, _ in chosen])
+                if pattern is not None:
+                    alternations.append((slot, pattern, tuple(index for _, index in chosen)))
+            self._alternations = tuple(alternations)
+        #: which directories the set must scan the entries of: True (all), False (none: no set),
+        #: or a matcher of the directories below which one of its patterns may match
+        self._scan_below: Any = bool(regexes)
+        if regexes and "" not in below:
+            matcher = (_re2_set(below) if use_re2 else None) or _alternation(below)
+            self._scan_below = False if matcher is None else matcher  # None: no regex has one
+        #: directory -> (what the patterns matching it or a directory above it decide, whether
+        #: the set must scan its entries)
+        self._cache: dict[str, tuple[tuple[int, ...], bool]] = {}
+
+    def best(self, path: str) -> list[int]:
+        """Per list k, the index of the pattern deciding non-empty ``path`` taken as a directory
+        (slot ``2k``) and taken as a file (slot ``2k + 1``); -1 where none matches."""
+        parent, _, name = path.rpartition("/")
+        if parent:
+            above = self._cache.get(parent) or self._above(parent)
+            best = list(above[0])
+            self._fold_own(best, path, name, above[1])
+        else:
+            best = [-1] * self._width
+            self._fold_own(best, path, name, True)
+        return best
+
+    def _fold_own(self, best: list[int], path: str, name: str, scan: bool) -> None:
+        """Fold the patterns that match ``path`` itself (its last name is ``name``) into
+        ``best``; ``scan``: whether the regex set may match it."""
+        hits: list[_Tag] = []
+        found = self._names.get(name)
+        if found is not None:
+            hits += found
+        dots = self._dots
+        if dots:  # the name ends with ".ext" iff name[i:] == ".ext" at some "." i
+            dot = name.find(".")
+            while dot >= 0:
+                found = dots.get(name[dot:])
+                if found is not None:
+                    hits += found
+                dot = name.find(".", dot + 1)
+        if self._star_heads and name.startswith(self._star_heads):
+            stars, size = self._stars, len(name)
+            for k in self._star_lens:
+                if k > size:
+                    break
+                for tail, least, tag in stars.get(name[:k], ()):
+                    if size >= least and name.endswith(tail):
+                        hits.append(tag)
+        if self._tails:
+            for whole, slashed, tag in self._tails.get(name, ()):
+                if path == whole or path.endswith(slashed):
+                    hits.append(tag)
+        if scan and self._match is not None:
+            tags = self._tags
+            hits += [tags[k] for k in self._match(path.encode("utf-8", "surrogateescape"))]
+        elif scan and self._alternations:
+            data = path.encode("utf-8", "surrogateescape")
+            for slot, pattern, indexes in self._alternations:
+                m = pattern.fullmatch(data)
+                if m is not None and m.lastindex is not None:
+                    hits.append((slot, -1, indexes[-m.lastindex]))
+        for dir_slot, file_slot, index in hits:
+            if index > best[dir_slot]:
+                best[dir_slot] = index
+            if file_slot >= 0 and index > best[file_slot]:
+                best[file_slot] = index
+
+    def _scans(self, directory: str) -> bool:
+        """Whether a pattern of the regex set may match an entry of ``directory``."""
+        scan_below = self._scan_below
+        if isinstance(scan_below, bool):
+            return scan_below
+        data = directory.encode("utf-8", "surrogateescape")
+        if isinstance(scan_below, re.Pattern):
+            return scan_below.fullmatch(data) is not None
+        return bool(scan_below.Match(data))
+
+    def _above(self, directory: str) -> tuple[tuple[int, ...], bool]:
+        """What decides the entries of ``directory`` by matching it or a directory above it
+        (both slots of a list hold the same index: a directory decides files and directories
+        below it alike), and whether the set must scan them; cached, with every uncached
+        directory on the way."""
+        cache = self._cache
+        chain = [directory]
+        above: tuple[tuple[int, ...], bool] | None = None
+        parent = directory.rpartition("/")[0]
+        while parent:
+            above = cache.get(parent)
+            if above is not None:
+                break
+            chain.append(parent)
+            parent = parent.rpartition("/")[0]
+        if len(cache) + len(chain) > MAX_CACHE:
+            cache.clear()
+        values = list(above[0]) if above is not None else [-1] * self._width
+        scan = True if above is None else above[1]  # the root's entries: always scanned
+        for d in reversed(chain):
+            self._fold_own(values, d, d.rpartition("/")[2], scan)
+            values = [values[slot - slot % 2] for slot in range(self._width)]  # as a directory
+            scan = self._scans(d)
+            above = cache[d] = (tuple(values), scan)
+        assert above is not None
+        return above
+
+
+def _by_name(best: list[int], k: int, negative: tuple[bool, ...]) -> int:
+    """The deciding positive pattern of list ``k`` for a path taken as a file OR as a directory,
+    or -1: the answer of the deny and protect lists, which never depends on the entry's type."""
+    found = best[2 * k + AS_FILE]
+    if found >= 0 and not negative[found]:
+        return found
+    found = best[2 * k + AS_DIR]
+    if found >= 0 and not negative[found]:
+        return found
+    return -1
 
 
 def _patterns(name: str, value: object) -> list[str]:
@@ -912,11 +824,11 @@ def _require_normal(path: str) -> None:
     """Refuse a path that is not normalized: the rules would not mean what they say for it."""
     if not isinstance(path, str):
         raise InvalidPathError(f"a policy path must be a string, not {type(path).__name__}")
-    if not path:
-        return
+    if not path or not (path[0] in "/." or path[-1] == "/" or "//" in path or "/." in path):
+        return  # (the common case, decided by this one line)
     odd = path[0] == "/" or path[-1] == "/" or "//" in path
     # a "." or ".." name starts the path or follows a "/"
-    if not odd and (path[0] == "." or "/." in path):
+    if not odd:
         wrapped = f"/{path}/"
         odd = "/./" in wrapped or "/../" in wrapped
     if odd:
@@ -984,6 +896,13 @@ class Policy:
         self._write = _compile_list(config("write", self._write_args), use_re2=use_re2)
         self._deny = _compile_list(effective["deny"], use_re2=use_re2)
         self._protect = _compile_list(effective["protect"], use_re2=use_re2)
+        # one automaton per access over every list that decides it; slots of _Matcher.best():
+        # deny 0-1, protect 2-3, the read or write list 4-5 (see _decide_one)
+        no_protect = _Spec((), use_re2=use_re2)
+        self._matchers = {
+            "read": _Matcher((self._deny, no_protect, self._read), use_re2=use_re2),
+            "write": _Matcher((self._deny, self._protect, self._write), use_re2=use_re2),
+        }
         #: the rule that decides when no pattern of the read / write list matches
         self._unmatched: dict[str, Rule] = {
             access: Rule(access, -1, "", "default" if not spec.rules else "config")
@@ -1074,10 +993,13 @@ class Policy:
             return True
         if not is_dir:
             return self._decide("read", path, False, None, ()).allowed
-        if self._internal_rule(path) is not None or self._deny.match_name(path) >= 0:
+        if self._internal_rule(path) is not None:
+            return False
+        best = self._matchers["read"].best(path)
+        if _by_name(best, _DENY, self._deny.negative) >= 0:
             return False
         read = self._read
-        return read.is_match(read.match(path, True)) or read.may_match_below(path)
+        return read.is_match(best[_ACCESS_DIR]) or read.may_match_below(path)
 
     def _internal_rule(self, path: str) -> Rule | None:
         for root, below, i in self._internal:
@@ -1111,24 +1033,24 @@ class Policy:
             rule = self._internal_rule(target) if target else None
             if rule is not None:
                 return deny(rule)
-        for target in targets:
-            found = self._deny.match_name(target) if target else -1
-            if found >= 0:
-                return deny(self._deny.rules[found])
-        if access == "write":
-            for target in targets:
-                found = self._protect.match_name(target) if target else -1
+        matcher = self._matchers[access]
+        # the root ("") is matched by no pattern: it is decided below
+        bests = [matcher.best(t) if t else None for t in targets]
+        for k, spec in ((_DENY, self._deny), (_PROTECT, self._protect)):
+            for best in bests:
+                found = -1 if best is None else _by_name(best, k, spec.negative)
                 if found >= 0:
-                    return deny(self._protect.rules[found])
+                    return deny(spec.rules[found])
         spec = self._read if access == "read" else self._write
+        slot = _ACCESS_DIR if is_dir else _ACCESS_FILE
         allowed_by: list[Rule] = []
-        for target in targets:
-            if not target:  # the root: always listable, never written
+        for best in bests:
+            if best is None:  # the root: always listable, never written
                 rule = Rule(access, -1, "", "root")
                 if access == "write":
                     return deny(rule)
             else:
-                found = spec.match(target, is_dir)
+                found = best[slot]
                 if not spec.is_match(found):
                     return deny(self._not_matched(access, spec, found))
                 rule = spec.rules[found]
@@ -1139,33 +1061,28 @@ class Policy:
         self, access: Access, path: str, is_dir: bool, hops: tuple[str, ...]
     ) -> Decision:
         """:meth:`_decide` for one non-empty target (no ``resolved``, or the same path): the
-        same checks in the same order, with the path encoded once for every list."""
+        same checks in the same order, from one match of the path against every list."""
         for root, below, i in self._internal:
             if path == root or path.startswith(below):
                 return _decision(
                     False, access, path, path, Rule("internal", i, root, "internal"), hops
                 )
-        data = path.encode("utf-8", "surrogateescape")
-        deny = self._deny
-        if not deny.empty:
-            found = deny._name(path, data)
+        best = self._matchers[access].best(path)
+        if best[_DENY_DIR] >= 0 or best[_DENY_FILE] >= 0:
+            deny = self._deny
+            found = _by_name(best, _DENY, deny.negative)
             if found >= 0:
                 return _decision(False, access, path, path, deny.rules[found], hops)
         if access == "write":
             protect = self._protect
-            if not protect.empty:
-                found = protect._name(path, data)
+            if best[_PROTECT_DIR] >= 0 or best[_PROTECT_FILE] >= 0:
+                found = _by_name(best, _PROTECT, protect.negative)
                 if found >= 0:
                     return _decision(False, access, path, path, protect.rules[found], hops)
             spec = self._write
         else:
             spec = self._read
-        if spec.empty:
-            found = -1
-        elif is_dir:
-            found = spec._dir(path)
-        else:
-            found = spec._file(path, data)
+        found = best[_ACCESS_DIR if is_dir else _ACCESS_FILE]
         if found < 0:
             return _decision(False, access, path, path, self._unmatched[access], hops)
         if spec.negative[found]:  # a "!" pattern decided

@@ -505,7 +505,7 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert policy.visible(f"docs/d{i}", is_dir=True)
     assert len(policy._cache) <= 100
     assert len(policy._visible) <= 100
-    assert all(len(spec._cache) <= 100 for spec in (policy._read, policy._write, policy._deny))
+    assert all(len(matcher._cache) <= 100 for matcher in policy._matchers.values())
 
 
 def test_python_re_fallback_agrees_with_re2(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -514,8 +514,8 @@ def test_python_re_fallback_agrees_with_re2(monkeypatch: pytest.MonkeyPatch) -> 
     fast = Policy(read=patterns, deny=["z*"])
     monkeypatch.setattr(policy_module, "_USE_RE2", False)
     slow = Policy(read=patterns, deny=["z*"])
-    assert fast._read._set is not None
-    assert slow._read._set is None and slow._read._re_dir is not None
+    assert fast._matchers["read"]._match is not None
+    assert slow._matchers["read"]._match is None and slow._matchers["read"]._alternations
     for path in paths:
         for is_dir in (False, True):
             assert fast.check("read", path, is_dir=is_dir) == slow.check(
@@ -524,89 +524,76 @@ def test_python_re_fallback_agrees_with_re2(monkeypatch: pytest.MonkeyPatch) -> 
             assert fast.visible(path, is_dir=is_dir) == slow.visible(path, is_dir=is_dir)
 
 
-def test_fast_paths_agree_with_the_regexes() -> None:
-    """Plain-shaped patterns are answered by dict lookups; their regexes must say the same."""
-    rng = random.Random(99)
-    names = ["a", "b", "ab", "x.txt", ".env", "id_rsa.pub", ".docker", "config.json", ".kube"]
-    names += ["config", ".git", "hooks", ".config", "gcloud", "client_secret_1.json"]
-    extra = ["a", "*.txt", "a*", "a*b", "/a/b", "a/**", "a/b**", "**/a/b", "**/a", "**/a/", "b/"]
-    extra += ["!x.txt", "*", "!a/", "/.git/hooks/", "**/config", "***.txt", "!**/a/b/", "a/*/b"]
-    extra += ["[ab]*.txt", "**/.kube/*"]
-    pool = [*SECRETS, *PROTECT, *extra]
-    shapes = set()
-    for _ in range(300):
-        chosen = rng.sample(pool, rng.randint(1, 10))
-        compiled = []
-        for i, pattern in enumerate(chosen):
-            c = policy_module._compile(pattern)
-            assert c is not None
-            shapes.add(c.kind)
-            compiled.append((Rule("read", i, pattern, "config"), c))
-        fast = policy_module._Spec(compiled, use_re2=True)
-        slow = policy_module._Spec([(r, replace(c, kind="")) for r, c in compiled], use_re2=True)
-        for _ in range(30):
-            path = "/".join(rng.choice(names) for _ in range(rng.randint(1, 4)))
-            for is_dir in (False, True):
-                assert fast.match(path, is_dir) == slow.match(path, is_dir), (chosen, path)
-            assert fast.match_name(path) == slow.match_name(path), (chosen, path)
-    assert shapes == {"", "name", "star", "path", "under", "tail"}
+def _reference(patterns: list[str], path: str) -> tuple[int, int]:
+    """The deciding index of one list for ``path`` as a directory and as a file, the slow way:
+    each pattern's own regex, tried on the path and on every directory above it."""
+    import re
+
+    compiled = [policy_module._compile(p) for p in patterns]
+    names = path.split("/")
+    as_dir = as_file = -1
+    for i, c in enumerate(compiled):
+        if c is None or c.regex is None:
+            continue
+        regex = re.compile(f"(?s:{c.regex})".encode())
+        for depth in range(1, len(names) + 1):
+            target = "/".join(names[depth - 1 : depth] if c.on_name else names[:depth])
+            if regex.fullmatch(target.encode()) is None:
+                continue
+            if depth < len(names) or not c.dir_only:  # a directory above, or the path itself
+                as_file = i
+            as_dir = i
+    return as_dir, as_file
 
 
-def test_lookup_shortcuts_agree_with_the_plain_regex_set() -> None:
-    """Many keys per table (no C-level prefilter), ".ext" keys found at each dot, "dir/**" keys
-    looked up only at the parent, and the regex set skipped by its literal first names: all
-    must answer exactly like every pattern in one regex set, matched on every path."""
+@pytest.mark.parametrize("use_re2", [True, False], ids=["re2", "python-re"])
+def test_matcher_agrees_with_each_pattern_tried_alone(
+    use_re2: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Name lookups ("name", "*.ext", "head*tail"), the regex set, the per-directory cache and
+    the directories the set skips must all answer like every pattern tried on its own."""
+    monkeypatch.setattr(policy_module, "_USE_RE2", use_re2)
     rng = random.Random(7)
     parts = ["a", "b", "src", "sub", "x.tar.gz", "y.gz", ".gz", "z.", "tar.gz", "é", "a b", "c~"]
+    parts += ["k3", "k11", "q.e3", "q.e11", "qt7", "t11", "id_rsa", "id_rsa.pub", ".env.x"]
     pool = ["*.gz", "*.tar.gz", "*.", "*~", "*gz", "*z", ".gz", "*.é", "a/**", "a/b/**", "src/**"]
     pool += ["!a/b/**", "a/**/", "!src/sub/**", "src/sub/**/", "a/b/c/**", "é/**", "a b/**"]
     pool += ["src/*/x.tar.gz", "a/[bc]/*", "/b/**/y.gz", "a/b/*.gz", "!src/*/*.gz", "é/a*"]
-    pool += ["**/*.gz", "a b/c~", "?/b", "*/sub/**", "src/sub/y.gz", "b/**/", "!b/a/**"]
+    pool += ["**/*.gz", "a b/c~", "?/b", "*/sub/**", "src/sub/y.gz", "b/**/", "!b/a/**", "/a"]
+    pool += ["id_rsa*", "!id_rsa.pub", ".env.*", "q*3", "sub/", "!sub/", "a", "/src/sub"]
+    pool += ["**/a/b", "**/sub/x.tar.gz", "!**/a/b/", "**/src/sub/"]
     pool += [f"*.e{i}" for i in range(12)] + [f"k{i}/**" for i in range(12)]
     pool += [f"*t{i}" for i in range(12)] + [f"src/k{i}/**/*.gz" for i in range(12)]
-    parts += ["k3", "k11", "q.e3", "q.e11", "qt7", "t11"]
-    for _ in range(200):
-        chosen = rng.sample(pool, rng.randint(1, 40))
-        compiled = []
-        for i, pattern in enumerate(chosen):
-            c = policy_module._compile(pattern)
-            assert c is not None
-            compiled.append((Rule("read", i, pattern, "config"), c))
-        fast = policy_module._Spec(compiled, use_re2=True)
-        slow = policy_module._Spec([(r, replace(c, kind="")) for r, c in compiled], use_re2=True)
-        slow._heads = None
+    for _ in range(120):
+        lists = [rng.sample(pool, rng.randint(0, 25)) for _ in range(3)]
+        specs = []
+        for patterns in lists:
+            compiled = [
+                (Rule("read", i, p, "config"), policy_module._compile(p))
+                for i, p in enumerate(patterns)
+            ]
+            specs.append(policy_module._Spec(compiled, use_re2=use_re2))  # type: ignore[arg-type]
+        matcher = policy_module._Matcher(specs, use_re2=use_re2)
         for _ in range(40):
             path = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 5)))
-            for is_dir in (False, True):
-                assert fast.match(path, is_dir) == slow.match(path, is_dir), (chosen, path)
-            assert fast.match_name(path) == slow.match_name(path), (chosen, path)
+            expected = [slot for patterns in lists for slot in _reference(patterns, path)]
+            assert matcher.best(path) == expected, (lists, path)
 
 
-def test_regex_heads() -> None:
-    head = policy_module._head
-
-    def regex(pattern: str) -> str:
-        c = policy_module._compile(pattern)
-        assert c is not None and c.regex is not None
-        return c.regex
-
-    assert head(regex("data/set7/*.csv")) == b"data/"
-    assert head(regex("/x/y?z")) == b"x/"
-    assert head(regex("a b/c*/d")) == b"a b/"
-    assert head(regex("é/x*")) == "é/".encode()
-    assert head(regex("*.py[co]")) is None
-    assert head(regex("a[bc]/d")) is None
-    assert head(regex("a*/d")) is None
-    assert head(regex("**/a/*.x")) is None
-    policy = Policy(read=["data/*/x?.csv", "!data/b/x1.csv"], deny=["é/[ab]*"])
-    assert policy._read._heads == frozenset({b"data/"})
-    assert policy.check("read", "data/a/x1.csv").allowed
-    assert not policy.check("read", "data/b/x1.csv").allowed
-    assert not policy.check("read", "datax/a/x1.csv").allowed
-    assert not policy.check("read", "data").allowed
-    assert policy.check("read", "data/a/x1.csv", is_dir=True).allowed
-    assert policy.check("read", "é/c").rule.index == -1
-    assert policy.check("read", "é/b").rule.list == "deny"
+def test_the_regex_set_is_skipped_where_none_of_its_patterns_can_match() -> None:
+    policy = Policy(read=["**"], write=["src/*/gen_*.py", "*.md"], deny=["data/*/x?.csv"])
+    matcher = policy._matchers["write"]
+    assert policy.check("write", "docs/a/b/readme.md").allowed  # "*.md" is a name lookup
+    assert matcher._cache["docs/a/b"][1] is False  # so nothing in docs/ needs the set
+    assert policy.check("write", "src/pkg/gen_x.py").allowed
+    assert matcher._cache["src/pkg"][1] is True
+    assert not policy.check("write", "src/pkg/x.py").allowed
+    assert policy.check("read", "data/d1/x1.csv").rule.list == "deny"
+    assert policy._matchers["read"]._cache["data/d1"][1] is True
+    # a name pattern that needs the set (not a plain shape) makes every directory scanned
+    loose = Policy(read=["**"], write=["f?o.txt"])
+    assert loose.check("write", "a/b/c/fxo.txt").allowed
+    assert loose._matchers["write"]._cache["a/b/c"][1] is True
 
 
 def test_decisions_are_ordinary_frozen_dataclasses() -> None:
