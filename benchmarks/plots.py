@@ -24,9 +24,14 @@ def _pyplot() -> Any:
 def _save(fig: Any, directory: str, name: str) -> str:
     path = os.path.join(directory, name)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     _pyplot().close(fig)
     return path
+
+
+def _legend_below(ax: Any) -> None:
+    """The legend under the plot, where it hides no point."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
 
 
 def _backend_curves(rows: Sequence[Row], x_key: str, title: str, xlabel: str, log: bool) -> Any:
@@ -44,7 +49,7 @@ def _backend_curves(rows: Sequence[Row], x_key: str, title: str, xlabel: str, lo
     ax.set_ylabel("median time per call (us)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    _legend_below(ax)
     return fig
 
 
@@ -81,6 +86,6 @@ def draw(
         ax.set_ylabel("us per Policy.check")
         ax.set_title("policy decision vs number of rules")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        _legend_below(ax)
         out.append(_save(fig, directory, "scaling-decisions.png"))
     return out
