@@ -523,8 +523,17 @@ except ImportError:  # pragma: no cover - google-re2 is a dependency; the fallba
 _USE_RE2 = True
 
 
-def _re2_set(regexes: Sequence[str]) -> Any:
-    """An ``re2.Set`` full-matching ``regexes`` over bytes (None: empty, or re2 unavailable)."""
+#: the regex every canary set ends with: it matches anything, so a match never comes back empty
+_CANARY: Final = ".*"
+
+
+def _re2_set(regexes: Sequence[str], *, canary: bool = False) -> Any:
+    """An ``re2.Set`` full-matching ``regexes`` over bytes (None: empty, or re2 unavailable).
+
+    re2 answers "no match" when its automaton runs out of memory, instead of failing. With
+    ``canary``, one more regex (id ``len(regexes)``) matches every input, so an empty answer
+    means exactly that failure and the caller can fail closed.
+    """
     if not regexes or _re2 is None:
         return None
     options = _re2.Options()
@@ -534,8 +543,12 @@ def _re2_set(regexes: Sequence[str]) -> Any:
     try:
         for regex in regexes:
             rset.Add(f"(?s){regex}")
+        if canary:
+            rset.Add(f"(?s){_CANARY}")
         rset.Compile()
     except _re2.error:  # too big for re2's memory budget: Python's re takes over
+        return None
+    if canary and not rset.Match(b""):  # the automaton cannot even start: do without it
         return None
     return rset
 
@@ -593,6 +606,13 @@ AS_FILE: Final = 1
 _DENY: Final = 0
 _PROTECT: Final = 1
 _DENY_DIR, _DENY_FILE, _PROTECT_DIR, _PROTECT_FILE, _ACCESS_DIR, _ACCESS_FILE = range(6)
+
+_RE2_FAILED: Final = (
+    "the policy's rules could not be matched (re2 ran out of memory): the call is refused"
+)
+
+#: up to this many "head*tail" heads, one ``startswith`` call skips names that have none
+_FEW_HEADS: Final = 8
 
 #: a pattern that matched: (slot it decides as a directory, slot as a file or -1, its index)
 _Tag = tuple[int, int, int]
@@ -662,14 +682,15 @@ class _Matcher:
         self._names = {key: tuple(found) for key, found in names.items()}
         #: "*.ext" patterns by ".ext": looked up at each "." of the name
         self._dots = {key: tuple(found) for key, found in dots.items()}
-        #: "head*tail" patterns by head: looked up at each head length, ``startswith`` first
+        #: "head*tail" patterns by head: looked up at each head length, after one ``startswith``
+        #: of the heads when they are few (it is linear in them; "" lets every name through)
         self._stars = {key: tuple(found) for key, found in stars.items()}
         self._star_lens = tuple(sorted({len(key) for key in stars}))
-        self._star_heads = tuple(stars)
+        self._star_heads = tuple(stars) if len(stars) <= _FEW_HEADS else ("",) if stars else ()
         #: "**/a/b" patterns by their last name
         self._tails = {key: tuple(found) for key, found in tails.items()}
-        self._tags = tuple(tags)
-        rset = _re2_set(regexes) if use_re2 else None
+        rset = _re2_set(regexes, canary=True) if use_re2 else None
+        self._tags = (*tags, (AS_DIR, -1, -1))  # the canary's: it decides nothing
         #: the raw ``re2.Set.Match`` (no wrapper): bytes -> list of matching regex ids
         self._match: Any = None if rset is None else rset._set.Match
         #: without re2: (slot, alternation of the regexes that decide it, their pattern indexes)
@@ -686,7 +707,7 @@ class _Matcher:
         #: or a matcher of the directories below which one of its patterns may match
         self._scan_below: Any = bool(regexes)
         if regexes and "" not in below:
-            matcher = (_re2_set(below) if use_re2 else None) or _alternation(below)
+            matcher = (_re2_set(below, canary=True) if use_re2 else None) or _alternation(below)
             self._scan_below = False if matcher is None else matcher  # None: no regex has one
         #: directory -> (what the patterns matching it or a directory above it decide, whether
         #: the set must scan its entries)
@@ -733,8 +754,11 @@ class _Matcher:
                 if path == whole or path.endswith(slashed):
                     hits.append(tag)
         if scan and self._match is not None:
+            ids = self._match(path.encode("utf-8", "surrogateescape"))
+            if not ids:  # not even the canary: re2 failed, and would have missed every pattern
+                raise ConfigError(_RE2_FAILED)
             tags = self._tags
-            hits += [tags[k] for k in self._match(path.encode("utf-8", "surrogateescape"))]
+            hits += [tags[k] for k in ids]
         elif scan and self._alternations:
             data = path.encode("utf-8", "surrogateescape")
             for slot, pattern, indexes in self._alternations:
@@ -755,7 +779,10 @@ class _Matcher:
         data = directory.encode("utf-8", "surrogateescape")
         if isinstance(scan_below, re.Pattern):
             return scan_below.fullmatch(data) is not None
-        return bool(scan_below.Match(data))
+        ids = scan_below.Match(data)
+        if not ids:  # not even the canary: re2 failed
+            raise ConfigError(_RE2_FAILED)
+        return len(ids) > 1
 
     def _above(self, directory: str) -> tuple[tuple[int, ...], bool]:
         """What decides the entries of ``directory`` by matching it or a directory above it

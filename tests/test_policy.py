@@ -556,11 +556,13 @@ def test_matcher_agrees_with_each_pattern_tried_alone(
     rng = random.Random(7)
     parts = ["a", "b", "src", "sub", "x.tar.gz", "y.gz", ".gz", "z.", "tar.gz", "é", "a b", "c~"]
     parts += ["k3", "k11", "q.e3", "q.e11", "qt7", "t11", "id_rsa", "id_rsa.pub", ".env.x"]
+    parts += ["h3", "h11x", "x5.gz", "x11a.tar.gz"]
     pool = ["*.gz", "*.tar.gz", "*.", "*~", "*gz", "*z", ".gz", "*.é", "a/**", "a/b/**", "src/**"]
     pool += ["!a/b/**", "a/**/", "!src/sub/**", "src/sub/**/", "a/b/c/**", "é/**", "a b/**"]
     pool += ["src/*/x.tar.gz", "a/[bc]/*", "/b/**/y.gz", "a/b/*.gz", "!src/*/*.gz", "é/a*"]
     pool += ["**/*.gz", "a b/c~", "?/b", "*/sub/**", "src/sub/y.gz", "b/**/", "!b/a/**", "/a"]
     pool += ["id_rsa*", "!id_rsa.pub", ".env.*", "q*3", "sub/", "!sub/", "a", "/src/sub"]
+    pool += [f"h{i}*" for i in range(12)] + [f"x{i}*.gz" for i in range(12)]
     pool += ["**/a/b", "**/sub/x.tar.gz", "!**/a/b/", "**/src/sub/"]
     pool += [f"*.e{i}" for i in range(12)] + [f"k{i}/**" for i in range(12)]
     pool += [f"*t{i}" for i in range(12)] + [f"src/k{i}/**/*.gz" for i in range(12)]
@@ -594,6 +596,28 @@ def test_the_regex_set_is_skipped_where_none_of_its_patterns_can_match() -> None
     loose = Policy(read=["**"], write=["f?o.txt"])
     assert loose.check("write", "a/b/c/fxo.txt").allowed
     assert loose._matchers["write"]._cache["a/b/c"][1] is True
+
+
+def test_a_failing_re2_automaton_refuses_instead_of_matching_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """re2 answers "no match" when its automaton runs out of memory; the canary pattern turns
+    that into an error, so a deny pattern is never silently skipped."""
+    policy = Policy(read=["src/**", "data/**"], deny=["data/*/secret?.txt"], presets=())
+    assert policy.check("read", "data/x/secret1.txt").rule.list == "deny"
+    matcher = policy._matchers["read"]
+    canary = len(matcher._tags) - 1
+    assert 0 in matcher._match(b"data/y/secret1.txt")  # the deny pattern
+    assert canary in matcher._match(b"data/y/plain.txt")
+    assert matcher._match(b"elsewhere/plain.txt") == [canary]  # no pattern matched
+    scan_below = matcher._scan_below
+    assert len(scan_below.Match(b"data")) > 1 and len(scan_below.Match(b"elsewhere")) == 1
+    monkeypatch.setattr(matcher, "_match", lambda data: [])  # what a failed automaton returns
+    with pytest.raises(ConfigError, match="re2 ran out of memory"):
+        policy.check("read", "data/z/secret2.txt")
+    monkeypatch.setattr(matcher, "_scan_below", type("Failed", (), {"Match": lambda s, d: []})())
+    with pytest.raises(ConfigError, match="re2 ran out of memory"):
+        policy.check("read", "data/new/secret3.txt")
 
 
 def test_decisions_are_ordinary_frozen_dataclasses() -> None:
