@@ -22,10 +22,11 @@ matches: ``a/**`` matches the directory ``a``, ``!*/`` cannot re-include a direc
 ``a/**/`` collapses to ``a/``), ``?`` counts characters where Git counts bytes, and its re2
 backend rejects ``[[:digit:]]``. So this module translates each pattern
 the way Git's ``dir.c`` and ``wildmatch.c`` read it (paths are matched as UTF-8 bytes, like Git),
-and compiles the rules ONCE: for each kind of access, every pattern of every list that decides it
-(deny, protect, then read or write) goes into one ``re2.Set``, a single automaton that answers all
-of them in one pass over the path, linear in its length whatever the number of rules. Python's
-``re`` is the fallback. Nothing here touches the filesystem.
+and compiles the rules ONCE, for each kind of access together with every list that decides it
+(deny, protect, then read or write): patterns of a plain shape (``name``, ``*.ext``, ``head*tail``,
+``**/a/b``) become dict lookups on the last name, all the others one ``re2.Set`` that answers them
+in one pass over the path, linear in its length whatever the number of rules (Python's ``re`` is
+the fallback). Nothing here touches the filesystem.
 """
 
 from __future__ import annotations
@@ -579,7 +580,6 @@ class _Spec:
         self.negative = tuple(c.negative for _, c in rules)
         #: (pattern index, compiled) of every pattern that can match something
         self.compiled = tuple((i, c) for i, (_, c) in enumerate(rules) if c.regex is not None)
-        self.empty = not self.compiled
         below = [c.below for _, c in rules if c.below is not None and not c.negative]
         self.below_any = "" in below
         below = [r for r in below if r]
@@ -599,9 +599,9 @@ class _Spec:
         return bool(below.fullmatch(data) if isinstance(below, re.Pattern) else below.Match(data))
 
 
-#: slots of :meth:`_Matcher.best` for list k: ``2 * k + AS_DIR`` and ``2 * k + AS_FILE``
-AS_DIR: Final = 0
-AS_FILE: Final = 1
+#: slots of :meth:`_Matcher.best` for list k: ``2 * k + _AS_DIR`` and ``2 * k + _AS_FILE``
+_AS_DIR: Final = 0
+_AS_FILE: Final = 1
 #: the lists of a policy's matchers, in order (k above), and their slots
 _DENY: Final = 0
 _PROTECT: Final = 1
@@ -662,7 +662,7 @@ class _Matcher:
         below: list[str] = []
         for k, spec in enumerate(specs):
             for index, c in spec.compiled:
-                tag = (2 * k + AS_DIR, -1 if c.dir_only else 2 * k + AS_FILE, index)
+                tag = (2 * k + _AS_DIR, -1 if c.dir_only else 2 * k + _AS_FILE, index)
                 if c.shape == "name":
                     names.setdefault(c.key, []).append(tag)
                 elif c.shape == "suffix":
@@ -690,7 +690,7 @@ class _Matcher:
         #: "**/a/b" patterns by their last name
         self._tails = {key: tuple(found) for key, found in tails.items()}
         rset = _re2_set(regexes, canary=True) if use_re2 else None
-        self._tags = (*tags, (AS_DIR, -1, -1))  # the canary's: it decides nothing
+        self._tags = (*tags, (_AS_DIR, -1, -1))  # the canary's: it decides nothing
         #: the raw ``re2.Set.Match`` (no wrapper): bytes -> list of matching regex ids
         self._match: Any = None if rset is None else rset._set.Match
         #: without re2: (slot, alternation of the regexes that decide it, their pattern indexes)
@@ -815,10 +815,10 @@ class _Matcher:
 def _by_name(best: list[int], k: int, negative: tuple[bool, ...]) -> int:
     """The deciding positive pattern of list ``k`` for a path taken as a file OR as a directory,
     or -1: the answer of the deny and protect lists, which never depends on the entry's type."""
-    found = best[2 * k + AS_FILE]
+    found = best[2 * k + _AS_FILE]
     if found >= 0 and not negative[found]:
         return found
-    found = best[2 * k + AS_DIR]
+    found = best[2 * k + _AS_DIR]
     if found >= 0 and not negative[found]:
         return found
     return -1
@@ -1078,8 +1078,8 @@ class Policy:
                     return deny(rule)
             else:
                 found = best[slot]
-                if not spec.is_match(found):
-                    return deny(self._not_matched(access, spec, found))
+                if not spec.is_match(found):  # no pattern, or a "!" pattern, decided
+                    return deny(spec.rules[found] if found >= 0 else self._unmatched[access])
                 rule = spec.rules[found]
             allowed_by.append(rule)
         return Decision(True, access, path, res, allowed_by[0], hops)
@@ -1115,12 +1115,6 @@ class Policy:
         if spec.negative[found]:  # a "!" pattern decided
             return _decision(False, access, path, path, spec.rules[found], hops)
         return _decision(True, access, path, path, spec.rules[found], hops)
-
-    @staticmethod
-    def _not_matched(access: Access, spec: _Spec, found: int) -> Rule:
-        if found >= 0:  # a "!" pattern decided
-            return spec.rules[found]
-        return Rule(access, -1, "", "default" if not spec.rules else "config")
 
 
 # -- sizes -------------------------------------------------------------------------------------
