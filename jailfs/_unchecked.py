@@ -115,14 +115,10 @@ def open_file_unchecked(dir_fd: int, name: str, flags: int, mode: int = 0o666) -
     """Open ``name`` under ``dir_fd`` without following it and without blocking on a FIFO.
 
     ``O_NONBLOCK`` keeps a FIFO swapped in after the caller's type check from hanging the open;
-    the caller checks the type with :func:`fstat_unchecked` and then clears it with
-    :func:`set_blocking_unchecked`.
+    the caller checks the type with :func:`fstat_unchecked` and keeps the fd only for a regular
+    file, where the flag changes nothing (reads and writes of regular files never block).
     """
     return os.open(name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode, dir_fd=dir_fd)
-
-
-def set_blocking_unchecked(fd: int) -> None:
-    os.set_blocking(fd, True)
 
 
 def write_all_unchecked(fd: int, data: bytes | memoryview) -> int:
