@@ -186,28 +186,12 @@ class Decision:
 
 
 _new_object: Final = object.__new__
-_set_allowed: Final = vars(Decision)["allowed"].__set__
-_set_access: Final = vars(Decision)["access"].__set__
-_set_path: Final = vars(Decision)["path"].__set__
-_set_resolved: Final = vars(Decision)["resolved"].__set__
-_set_rule: Final = vars(Decision)["rule"].__set__
-_set_hops: Final = vars(Decision)["hops"].__set__
-
-
-def _decision(
-    allowed: bool, access: Access, path: str, resolved: str, rule: Rule, hops: tuple[str, ...]
-) -> Decision:
-    """``Decision(allowed, access, path, resolved, rule, hops)``, built at half the cost: the
-    frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for each field; this sets
-    the slots directly (the result is the same object: same fields, equality, hash, pickling)."""
-    d: Decision = _new_object(Decision)
-    _set_allowed(d, allowed)
-    _set_access(d, access)
-    _set_path(d, path)
-    _set_resolved(d, resolved)
-    _set_rule(d, rule)
-    _set_hops(d, hops)
-    return d
+#: Decisions of the hot path are built as instances of this plain class with the same slots,
+#: filled by ordinary attribute stores, then turned into Decisions by ``__class__`` assignment
+#: (which Python allows between classes of the same layout, and refuses otherwise). That costs a
+#: third of ``Decision(...)``, whose frozen ``__init__`` calls ``object.__setattr__`` per field;
+#: the result is the same object (fields, equality, hash, pickling, immutability).
+_DecisionBuilder: Final = type("_DecisionBuilder", (), {"__slots__": Decision.__slots__})
 
 
 # -- patterns: Git's wildmatch, translated to regular expressions over UTF-8 bytes -----------
@@ -414,6 +398,9 @@ class _Compiled:
     on_name: bool
     #: regex over the directories that may hold a match below them ("" = any, None = none)
     below: str | None
+    #: regex over the directories whose entries it may match, leaving out the directories that
+    #: it matches itself (their entries are decided by them) ("" = any, None = none)
+    entries: str | None
     #: a name pattern of a plain shape, answered by dict lookups (the regex says the same):
     #: "name" (the name is ``key``), "suffix" (``*.ext``: the name ends with ``key``, ".ext"),
     #: "star" (``head*tail``: the name starts with ``key`` and ends with ``key2``); and a path
@@ -423,32 +410,38 @@ class _Compiled:
     key2: str = ""
 
 
-def _below_regex(body: bytes) -> str | None:
-    """Which directories may hold a path that anchored pattern ``body`` matches ("": any).
+def _directory_regexes(body: bytes) -> tuple[str | None, str | None]:
+    """Which directories may hold a path that anchored pattern ``body`` matches below them, and
+    which may hold an entry that it matches, leaving out the directories it matches itself (their
+    entries are decided by them). "" = any directory, None = none.
 
-    Conservative: a directory qualifies when its names match the pattern's leading segments;
-    from the first segment holding ``**`` on, anything deeper qualifies.
+    A directory qualifies when its names match the pattern's leading segments. Without ``**``, a
+    match has as many names as the pattern, so the directory of an entry matches them exactly.
+    From the first segment holding ``**`` on, anything deeper qualifies; but ``X/**`` matches
+    every path below ``X``, so only ``X`` itself holds entries that no matched directory decides.
     """
     segments = body.split(b"/")
     starstar = next((k for k, seg in enumerate(segments) if b"**" in seg), None)
     if starstar == 0:
-        return ""
+        return "", ""
     leading = segments[:-1] if starstar is None else segments[:starstar]
     if not leading:
-        return None
+        return None, None
     parts: list[str] = []
     for seg in leading:
         try:
             part = _translate(seg, pathname=True)
-        except _PatternError:  # a "/" inside brackets or escaped: give up, show everything
-            return ""
+        except _PatternError:  # a "/" inside brackets or escaped: give up, allow every directory
+            return "", ""
         if part is None:
-            return None
+            return None, None
         parts.append(part)
-    regex = parts[-1] + ("" if starstar is None else "(?:/.*)?")
+    deeper = "" if starstar is None else "(?:/.*)?"
+    below = parts[-1] + deeper
     for part in reversed(parts[:-1]):
-        regex = f"{part}(?:/{regex})?"
-    return regex
+        below = f"{part}(?:/{below})?"
+    exact = starstar is None or segments[starstar:] == [b"**"]
+    return below, "/".join(parts) + ("" if exact else deeper)
 
 
 def _compile(pattern: str) -> _Compiled | None:
@@ -479,8 +472,8 @@ def _compile(pattern: str) -> _Compiled | None:
             raise _PatternError("it matches nothing")
         regex = _translate(body, pathname=False)
         if regex is None:
-            return _Compiled(negative, dir_only, None, True, None)
-        compiled = _Compiled(negative, dir_only, regex, True, "")
+            return _Compiled(negative, dir_only, None, True, None, None)
+        compiled = _Compiled(negative, dir_only, regex, True, "", "")
         if any(c in b"?[\\" for c in body):
             return compiled
         collapsed = re.sub(rb"\*+", b"*", body).decode()  # in a name, "**" is just "*"
@@ -504,10 +497,9 @@ def _compile(pattern: str) -> _Compiled | None:
     # after the prefix counts as "at the start" even when no "/" precedes it ("a**/b").
     rest = _translate(body[prefix:], pathname=True)
     if rest is None:
-        return _Compiled(negative, dir_only, None, False, None)
-    compiled = _Compiled(
-        negative, dir_only, _literal(body[:prefix]) + rest, False, _below_regex(body)
-    )
+        return _Compiled(negative, dir_only, None, False, None, None)
+    regex = _literal(body[:prefix]) + rest
+    compiled = _Compiled(negative, dir_only, regex, False, *_directory_regexes(body))
     if body.startswith(b"**/") and not any(c in b"*?[\\" for c in body[3:]):
         return replace(compiled, shape="tail", key=body[3:].decode())
     return compiled
@@ -629,8 +621,9 @@ class _Matcher:
       ``head*tail``, ``**/a/b``), whatever their number;
     * one ``re2.Set`` over the whole path for all the other patterns of every list (name patterns
       as ``(.*/)?name``): one pass, linear in the path's length. It is skipped in a directory
-      below which none of its patterns can match (known per directory, from the patterns'
-      leading names). Without re2, Python's ``re`` answers the same, one alternation per slot.
+      whose entries none of its patterns can match, other than through the directory itself
+      (known per directory, from the patterns' leading names: see :func:`_directory_regexes`).
+      Without re2, Python's ``re`` answers the same, one alternation per slot.
 
     Keeping plain names out of the set also keeps its automaton small: each name pattern in it is
     alive at every "/" of the path, and the states multiply with those of the path patterns.
@@ -640,12 +633,14 @@ class _Matcher:
         "_alternations",
         "_cache",
         "_dots",
+        "_dotted_exts",
         "_match",
         "_names",
         "_scan_below",
         "_star_heads",
         "_star_lens",
         "_stars",
+        "_tag_of",
         "_tags",
         "_tails",
         "_width",
@@ -677,11 +672,13 @@ class _Matcher:
                     assert c.regex is not None
                     regexes.append(f"(?:.*/)?{c.regex}" if c.on_name else c.regex)
                     tags.append(tag)
-                    if c.below is not None:
-                        below.append(c.below)
+                    if c.entries is not None:
+                        below.append(c.entries)
         self._names = {key: tuple(found) for key, found in names.items()}
-        #: "*.ext" patterns by ".ext": looked up at each "." of the name
-        self._dots = {key: tuple(found) for key, found in dots.items()}
+        #: "*.ext" patterns by "ext": looked up after the last "." of the name, and after each
+        #: "." when some "ext" holds a "." itself
+        self._dots = {key[1:]: tuple(found) for key, found in dots.items()}
+        self._dotted_exts = any("." in key for key in self._dots)
         #: "head*tail" patterns by head: looked up at each head length, after one ``startswith``
         #: of the heads when they are few (it is linear in them; "" lets every name through)
         self._stars = {key: tuple(found) for key, found in stars.items()}
@@ -690,7 +687,9 @@ class _Matcher:
         #: "**/a/b" patterns by their last name
         self._tails = {key: tuple(found) for key, found in tails.items()}
         rset = _re2_set(regexes, canary=True) if use_re2 else None
-        self._tags = (*tags, (_AS_DIR, -1, -1))  # the canary's: it decides nothing
+        #: the tag of each regex of the set, by id (the canary's last: it decides nothing)
+        self._tags = (*tags, (_AS_DIR, -1, -1))
+        self._tag_of = self._tags.__getitem__
         #: the raw ``re2.Set.Match`` (no wrapper): bytes -> list of matching regex ids
         self._match: Any = None if rset is None else rset._set.Match
         #: without re2: (slot, alternation of the regexes that decide it, their pattern indexes)
@@ -704,7 +703,7 @@ class _Matcher:
                     alternations.append((slot, pattern, tuple(index for _, index in chosen)))
             self._alternations = tuple(alternations)
         #: which directories the set must scan the entries of: True (all), False (none: no set),
-        #: or a matcher of the directories below which one of its patterns may match
+        #: or a matcher of the directories whose entries one of its patterns may match
         self._scan_below: Any = bool(regexes)
         if regexes and "" not in below:
             matcher = (_re2_set(below, canary=True) if use_re2 else None) or _alternation(below)
@@ -734,13 +733,19 @@ class _Matcher:
         if found is not None:
             hits += found
         dots = self._dots
-        if dots:  # the name ends with ".ext" iff name[i:] == ".ext" at some "." i
-            dot = name.find(".")
-            while dot >= 0:
-                found = dots.get(name[dot:])
+        if dots:  # the name ends with ".ext" iff what follows some "." of it is "ext"
+            _, dot, ext = name.rpartition(".")
+            if dot:
+                found = dots.get(ext)
                 if found is not None:
                     hits += found
-                dot = name.find(".", dot + 1)
+                if self._dotted_exts:  # an ".ext" with a "." inside: try every "." of the name
+                    _, dot, ext = name.partition(".")
+                    while dot and "." in ext:  # (the last one was tried above)
+                        found = dots.get(ext)
+                        if found is not None:
+                            hits += found
+                        _, dot, ext = ext.partition(".")
         if self._star_heads and name.startswith(self._star_heads):
             stars, size = self._stars, len(name)
             for k in self._star_lens:
@@ -757,8 +762,7 @@ class _Matcher:
             ids = self._match(path.encode("utf-8", "surrogateescape"))
             if not ids:  # not even the canary: re2 failed, and would have missed every pattern
                 raise ConfigError(_RE2_FAILED)
-            tags = self._tags
-            hits += [tags[k] for k in ids]
+            hits += map(self._tag_of, ids)
         elif scan and self._alternations:
             data = path.encode("utf-8", "surrogateescape")
             for slot, pattern, indexes in self._alternations:
@@ -924,7 +928,7 @@ class Policy:
         self._deny = _compile_list(effective["deny"], use_re2=use_re2)
         self._protect = _compile_list(effective["protect"], use_re2=use_re2)
         # one automaton per access over every list that decides it; slots of _Matcher.best():
-        # deny 0-1, protect 2-3, the read or write list 4-5 (see _decide_one)
+        # deny 0-1, protect 2-3, the read or write list 4-5 (see _decide)
         no_protect = _Spec((), use_re2=use_re2)
         self._matchers = {
             "read": _Matcher((self._deny, no_protect, self._read), use_re2=use_re2),
@@ -976,12 +980,13 @@ class Policy:
     ) -> Decision:
         """The decision for ``access`` on normalized ``path`` (and on ``resolved``, if given)."""
         key = (access, path, is_dir, resolved)
-        decision = self._cache.get(key)
+        cache = self._cache
+        decision = cache.get(key)
         if decision is None:
             decision = self._decide(access, path, is_dir, resolved, ())
-            if len(self._cache) >= MAX_CACHE:
-                self._cache.clear()
-            self._cache[key] = decision
+            if len(cache) >= MAX_CACHE:
+                cache.clear()
+            cache[key] = decision
         return decision
 
     def explain(
@@ -1044,9 +1049,65 @@ class Policy:
     ) -> Decision:
         if access not in _ACCESS:
             raise ConfigError(f"access must be 'read' or 'write', not {access!r}")
-        _require_normal(path)
-        if path and (resolved is None or resolved == path):
-            return self._decide_one(access, path, is_dir, hops)
+        if (  # _require_normal's first line, inline: most paths need nothing more
+            type(path) is not str
+            or not path
+            or path[0] in "/."
+            or path[-1] == "/"
+            or "//" in path
+            or "/." in path
+        ):
+            _require_normal(path)
+        if not path or (resolved is not None and resolved != path):
+            return self._decide_two(access, path, is_dir, resolved, hops)
+        # One non-empty target (no ``resolved``, or the same path), the case of most checks: the
+        # same checks in the same order as _decide_two, from one match against every list.
+        rule = self._internal_rule(path) if self._internal else None
+        allowed = False
+        if rule is None:
+            best = self._matchers[access].best(path)
+            if best[_DENY_DIR] >= 0 or best[_DENY_FILE] >= 0:
+                found = _by_name(best, _DENY, self._deny.negative)
+                if found >= 0:
+                    rule = self._deny.rules[found]
+            if (
+                rule is None
+                and access == "write"
+                and (best[_PROTECT_DIR] >= 0 or best[_PROTECT_FILE] >= 0)
+            ):
+                found = _by_name(best, _PROTECT, self._protect.negative)
+                if found >= 0:
+                    rule = self._protect.rules[found]
+            if rule is None:
+                found = best[_ACCESS_DIR if is_dir else _ACCESS_FILE]
+                if found < 0:
+                    rule = self._unmatched[access]
+                else:
+                    spec = self._write if access == "write" else self._read
+                    rule = spec.rules[found]
+                    allowed = not spec.negative[found]  # unless a "!" pattern decided
+        # Decision(allowed, access, path, path, rule, hops), the fast way (see _DecisionBuilder)
+        d: Any = _new_object(_DecisionBuilder)
+        d.allowed = allowed
+        d.access = access
+        d.path = path
+        d.resolved = path
+        d.rule = rule
+        d.hops = hops
+        d.__class__ = Decision
+        decision: Decision = d
+        return decision
+
+    def _decide_two(
+        self,
+        access: Access,
+        path: str,
+        is_dir: bool,
+        resolved: str | None,
+        hops: tuple[str, ...],
+    ) -> Decision:
+        """:meth:`_decide` for a requested path and a different resolved one (either may be the
+        root, ""): both must pass."""
         res = path
         if resolved is not None:
             _require_normal(resolved)
@@ -1083,38 +1144,6 @@ class Policy:
                 rule = spec.rules[found]
             allowed_by.append(rule)
         return Decision(True, access, path, res, allowed_by[0], hops)
-
-    def _decide_one(
-        self, access: Access, path: str, is_dir: bool, hops: tuple[str, ...]
-    ) -> Decision:
-        """:meth:`_decide` for one non-empty target (no ``resolved``, or the same path): the
-        same checks in the same order, from one match of the path against every list."""
-        for root, below, i in self._internal:
-            if path == root or path.startswith(below):
-                return _decision(
-                    False, access, path, path, Rule("internal", i, root, "internal"), hops
-                )
-        best = self._matchers[access].best(path)
-        if best[_DENY_DIR] >= 0 or best[_DENY_FILE] >= 0:
-            deny = self._deny
-            found = _by_name(best, _DENY, deny.negative)
-            if found >= 0:
-                return _decision(False, access, path, path, deny.rules[found], hops)
-        if access == "write":
-            protect = self._protect
-            if best[_PROTECT_DIR] >= 0 or best[_PROTECT_FILE] >= 0:
-                found = _by_name(best, _PROTECT, protect.negative)
-                if found >= 0:
-                    return _decision(False, access, path, path, protect.rules[found], hops)
-            spec = self._write
-        else:
-            spec = self._read
-        found = best[_ACCESS_DIR if is_dir else _ACCESS_FILE]
-        if found < 0:
-            return _decision(False, access, path, path, self._unmatched[access], hops)
-        if spec.negative[found]:  # a "!" pattern decided
-            return _decision(False, access, path, path, spec.rules[found], hops)
-        return _decision(True, access, path, path, spec.rules[found], hops)
 
 
 # -- sizes -------------------------------------------------------------------------------------

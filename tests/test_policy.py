@@ -592,6 +592,16 @@ def test_the_regex_set_is_skipped_where_none_of_its_patterns_can_match() -> None
     assert not policy.check("write", "src/pkg/x.py").allowed
     assert policy.check("read", "data/d1/x1.csv").rule.list == "deny"
     assert policy._matchers["read"]._cache["data/d1"][1] is True
+    # "data/*/x?.csv" matches only entries of "data/<name>": not those of "data" itself
+    assert policy.check("write", "data/d2/x1.csv").rule.list == "deny"
+    assert matcher._cache["data"][1] is False and matcher._cache["data/d2"][1] is True
+    # "X/**" matches every directory below X: their entries are decided by the directory itself
+    deep = Policy(read=["**"], write=["src/**", "!src/*/gen/"], presets=())
+    assert deep.check("write", "src/a/b/c/x.py").allowed
+    assert not deep.check("write", "src/a/gen/x.py").allowed
+    scans = {d: v[1] for d, v in deep._matchers["write"]._cache.items()}
+    assert scans == {"src": True, "src/a": True, "src/a/b": False, "src/a/b/c": False,
+                     "src/a/gen": False}  # fmt: skip
     # a name pattern that needs the set (not a plain shape) makes every directory scanned
     loose = Policy(read=["**"], write=["f?o.txt"])
     assert loose.check("write", "a/b/c/fxo.txt").allowed
@@ -631,6 +641,7 @@ def test_decisions_are_ordinary_frozen_dataclasses() -> None:
     ]:
         got = policy.explain(access, path, resolved=resolved, hops=("x",))  # type: ignore[arg-type]
         built = Decision(got.allowed, got.access, got.path, got.resolved, got.rule, got.hops)
+        assert type(got) is Decision and type(policy.check(access, path)) is Decision  # type: ignore[arg-type]
         assert got == built and hash(got) == hash(built) and repr(got) == repr(built)
         assert got.reason == built.reason and got.hops == ("x",)
         assert pickle.loads(pickle.dumps(got)) == got
