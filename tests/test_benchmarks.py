@@ -1,7 +1,9 @@
-"""The benchmark gate that CI runs: which results fail it, and which targets are reported missed."""
+"""The benchmark gate that CI runs (which results fail it, which targets are reported missed),
+and the audit-share tool."""
 
 from __future__ import annotations
 
+from benchmarks import audit_share
 from benchmarks.report import gate_failures, misses
 from benchmarks.targets import GATE_CEILINGS, GATE_FACTOR, TARGETS, gate_limit
 from benchmarks.workloads import Row
@@ -51,3 +53,14 @@ def test_a_workload_with_a_ceiling_is_gated_by_it_and_still_reported_missed() ->
 def test_a_target_without_a_result_fails_the_gate() -> None:
     rows = [r for r in _rows() if r.name != "info"]
     assert gate_failures(rows) == ["info: not measured"]
+
+
+def test_audit_share_times_each_workload_with_and_without_the_record() -> None:
+    header, _, *rows = audit_share.run(rounds=1)
+    assert header.startswith("| workload | Local us | jail us | jail, no record us")
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| info", "| cat_file 4 KiB", "| open+read 1 MiB",
+    ]  # fmt: skip
+    for row in rows:
+        values = [float(cell) for cell in row.strip("| ").split(" | ")[1:]]
+        assert len(values) == 5 and all(v > 0 for v in values)
