@@ -47,8 +47,8 @@ GATE_FACTOR = 2.0
 #:   plus the record's hash alone measure about 1.4x LocalFileSystem's whole info.
 #: - decision 1,000 rules: an absolute wall time. A ratio is taken per round against
 #:   LocalFileSystem, which cancels the machine's speed; an absolute time cannot, and the speed
-#:   of this VM drifts: the same code measured 2.7-3.1 us in three full runs and 3.5-5.0 us in
-#:   quick runs within the same hour.
+#:   of this VM drifts: the same code measured 2.7, 2.9, 3.1 and 4.6 us in four full runs and
+#:   3.5-5.0 us in quick runs within the same hour.
 GATE_CEILINGS: dict[str, float] = {
     "info": 8.0,
     "decision 1,000 rules": 10.0,
