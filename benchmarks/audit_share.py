@@ -14,21 +14,18 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 from typing import Any
 
 from benchmarks import trees
-from benchmarks.backends import Backend, jail_backend, local_backend, make_jail
+from benchmarks.backends import jail_backend, local_backend, make_jail
 from benchmarks.timing import Settings, batch_of, measure
+from benchmarks.workloads import read_op
 
 #: the columns: Local, the jail, the jail whose records are not written
 _RUNS = ("local", "jail", "no record")
-_WORKLOADS: tuple[tuple[str, str, Callable[[Backend], Callable[[str], object]]], ...] = (
-    ("info", trees.INFO_FILE, lambda b: b.info),
-    ("cat_file 4 KiB", trees.CAT_FILE, lambda b: b.cat),
-    ("open+read 1 MiB", trees.BIG_FILE, lambda b: b.open_read),
-)
+#: the single-file workloads of the benchmarks (:data:`benchmarks.workloads.READS`)
+_WORKLOADS = ("info", "cat_file 4 KiB", "open+read 1 MiB")
 
 
 def _no_record(*_args: Any, **_kwargs: Any) -> None:
@@ -54,8 +51,8 @@ def run(rounds: int) -> list[str]:
             "| workload | Local us | jail us | jail, no record us | jail/Local | no record/Local |",
             "|---|---:|---:|---:|---:|---:|",
         ]
-        for name, rel, op_of in _WORKLOADS:
-            ops = {k: batch_of(partial(op_of(b), b.path(rel))) for k, b in backends.items()}
+        for name in _WORKLOADS:
+            ops = {key: batch_of(read_op(backend, name)) for key, backend in backends.items()}
             m = measure(ops, settings)
             us = [f"{m.median_us(key):.1f}" for key in _RUNS]
             ratios = [f"{m.median_ratio(key, 'local'):.2f}" for key in _RUNS[1:]]

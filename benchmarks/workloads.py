@@ -174,6 +174,21 @@ def run_workload(
 
 # -- single-file and listing workloads (the fixture tree) ---------------------------------------
 
+#: the workloads that read one fixture: name -> (its path, the Backend operation, normalizer)
+READS: dict[str, tuple[str, str, Normalize]] = {
+    "info": (trees.INFO_FILE, "info", _size),
+    "cat_file 4 KiB": (trees.CAT_FILE, "cat", _same),
+    "open+read 1 MiB": (trees.BIG_FILE, "open_read", _same),
+    "ls 100 detail": (trees.LS_DIR, "ls", _names),
+}
+
+
+def read_op(backend: Backend, name: str) -> Op:
+    """The operation of read workload ``name`` (:data:`READS`) through ``backend``."""
+    rel, operation, _ = READS[name]
+    op: Callable[[str], object] = getattr(backend, operation)
+    return partial(op, backend.path(rel))
+
 
 def file_workloads(backends: Mapping[str, Backend], settings: Settings) -> list[Row]:
     small = bytes(range(256)) * (trees.SMALL // 256)
@@ -185,40 +200,18 @@ def file_workloads(backends: Mapping[str, Backend], settings: Settings) -> list[
     def pipe_check(b: Backend, _result: Any) -> object:
         return b.cat(b.path(trees.PIPE_FILE))
 
+    def read(name: str) -> Row:
+        rel, _, normalize = READS[name]
+        return run_workload(
+            name, backends, partial(read_op, name=name), normalize, settings, path=rel
+        )
+
     return [
-        run_workload(
-            "info",
-            backends,
-            lambda b: partial(b.info, b.path(trees.INFO_FILE)),
-            _size,
-            settings,
-            path=trees.INFO_FILE,
-        ),
-        run_workload(
-            "cat_file 4 KiB",
-            backends,
-            lambda b: partial(b.cat, b.path(trees.CAT_FILE)),
-            _same,
-            settings,
-            path=trees.CAT_FILE,
-        ),
+        read("info"),
+        read("cat_file 4 KiB"),
         run_workload("pipe_file 4 KiB", backends, pipe_op, pipe_check, settings),
-        run_workload(
-            "open+read 1 MiB",
-            backends,
-            lambda b: partial(b.open_read, b.path(trees.BIG_FILE)),
-            _same,
-            settings,
-            path=trees.BIG_FILE,
-        ),
-        run_workload(
-            "ls 100 detail",
-            backends,
-            lambda b: partial(b.ls, b.path(trees.LS_DIR)),
-            _names,
-            settings,
-            path=trees.LS_DIR,
-        ),
+        read("open+read 1 MiB"),
+        read("ls 100 detail"),
     ]
 
 
