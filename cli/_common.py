@@ -168,8 +168,13 @@ def open_jail(config: Path | None, *, actor: str = CLI_ACTOR) -> JailFileSystem:
 
 
 def audit_target(config: Path | None, audit_dir: Path | None) -> Path:
-    """The audit directory (or segment file) of the jail: ``--audit-dir``, else from the config."""
+    """The audit directory (or segment file) of the jail: ``--audit-dir``, else from the config.
+
+    A ``--audit-dir`` that does not exist is an error (a typo must not read as "no calls"); the
+    config's may not exist yet (no jail of it has run)."""
     if audit_dir is not None:
+        if not audit_dir.exists():
+            fail(f"no audit log at '{audit_dir}'")
         return audit_dir
     kwargs = load_config(config_path(config))
     target = kwargs.get("audit")

@@ -26,7 +26,7 @@ from rich.tree import Tree
 
 import jailfs
 from jailfs import JailFileSystem, PathEscapeError
-from jailfs.audit import read_log, verify_log
+from jailfs.audit import read_log, segment_files, verify_log
 from jailfs.config import CONFIG_NAME, DEFAULT_CONFIG, load_config
 from jailfs.demo import explain_data
 from jailfs.filesystem import TEMP_PREFIX
@@ -620,13 +620,15 @@ def verify(
 ) -> None:
     """Check the hash chain of every audit segment.
 
-    Exit code 0 when every chain holds, 1 on the first broken one, named by file and line.
+    Exit code 0 when every chain holds, 1 on the first broken one, named by file and line, and
+    1 when there is no segment to check. A chain shows every edited, inserted, reordered or
+    deleted line except the loss of a segment's last lines or of whole segments: keep the last
+    hashes elsewhere (--json lists each segment's) and compare them later.
     """
     target = audit_target(config, audit_dir)
     if not target.exists():
         fail(f"no audit log at '{target}'")
-    files = sorted(target.glob("*.jsonl")) if target.is_dir() else [target]
-    total = sum(f.stat().st_size for f in files if f.is_file())
+    total = sum(f.stat().st_size for f in segment_files(target))
     show = (total >= PROGRESS_MIN_BYTES) if progress is None else progress
     if show and not json_out:
         from rich.progress import (
@@ -658,12 +660,17 @@ def verify(
         "line": result.line,
         "reason": result.reason,
         "torn": result.torn,
+        "segments": [
+            {"file": end.file, "records": end.records, "last_hash": end.hash} for end in result.ends
+        ],
     }
     if json_out:
         print_json(data)
         if not result.ok:
             raise typer.Exit(EXIT_ERROR)
         return
+    if result.files == 0:
+        fail(f"nothing to verify: no audit segments in '{target}'")
     if not result.ok:
         fail(
             f"broken chain at {result.file}:{result.line}: {result.reason} "

@@ -75,7 +75,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
 from types import TracebackType
@@ -91,11 +91,13 @@ __all__ = [
     "GENESIS",
     "AuditFormatError",
     "AuditLog",
+    "SegmentEnd",
     "VerifyResult",
     "canonical_json",
     "default_audit_dir",
     "read_log",
     "record_hash",
+    "segment_files",
     "verify_log",
 ]
 
@@ -594,11 +596,15 @@ def default_audit_dir(root_realpath: str) -> Path:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _segments(path: str | os.PathLike[str]) -> list[Path]:
-    """The segment files of an audit directory (sorted by name, so by start time), or [path]."""
+def segment_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The segment files of an audit directory (sorted by name, so by start time), or [path].
+
+    A directory that cannot be listed raises (PermissionError): it is not an empty log."""
     target = Path(path)
     if target.is_dir():
-        return sorted(file for file in target.glob("*.jsonl") if file.is_file())
+        with os.scandir(target) as entries:
+            found = [Path(e.path) for e in entries if e.name.endswith(".jsonl") and e.is_file()]
+        return sorted(found)
     if not target.exists():
         raise FileNotFoundError(errno.ENOENT, "no audit log at this path", str(target))
     return [target]
@@ -673,7 +679,7 @@ def read_log(path: str | os.PathLike[str]) -> Iterator[dict[str, object]]:
     is skipped; any other line that is not a record raises :class:`AuditFormatError` naming
     ``file:line``. Records are parsed lazily, as the iterator is consumed.
     """
-    files = _segments(path)
+    files = segment_files(path)
     if len(files) == 1:
         yield from _read_segment(files[0])
     else:
@@ -681,6 +687,15 @@ def read_log(path: str | os.PathLike[str]) -> Iterator[dict[str, object]]:
 
 
 # -- verifying ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentEnd:
+    """Where one verified segment ends: ``hash`` is the ``hash`` of its last record."""
+
+    file: str
+    records: int
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -698,6 +713,9 @@ class VerifyResult:
     reason: str | None = None
     #: segments ending in a torn line (a writer killed mid-write); tolerated, not counted
     torn: int = 0
+    #: each segment checked whole: its file, records and last hash. Keep the last hashes
+    #: elsewhere to detect, later, the loss of a segment's last lines (a chain cannot show it).
+    ends: tuple[SegmentEnd, ...] = field(default=(), compare=False)
 
 
 _FIELD_SET: Final = frozenset(FIELDS)
@@ -730,8 +748,21 @@ class _Progress:
             self.next = self.done + _VERIFY_BLOCK
 
 
-def _verify_segment(path: Path, size: int, progress: _Progress) -> tuple[int, int, int, str | None]:
-    """Check one segment's chain: ``(records checked, torn tails, line, reason or None)``."""
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """What checking one segment found: ``reason`` and ``line`` name a break, if any."""
+
+    records: int
+    line: int = 0
+    reason: str | None = None
+    #: 1 if the segment ends in a torn line
+    torn: int = 0
+    #: the hash of the last record checked
+    last: str = GENESIS
+
+
+def _verify_segment(path: Path, size: int, progress: _Progress) -> _Checked:
+    """Check one segment's chain."""
     checked = 0
     prev_hash = GENESIS
     session: object = None
@@ -739,43 +770,45 @@ def _verify_segment(path: Path, size: int, progress: _Progress) -> tuple[int, in
         progress.advance(len(data) + complete)
         if not complete:
             if checked == 0:
-                return checked, 1, 1, "session record missing"
-            return checked, 1, 0, None
+                return _Checked(checked, 1, "session record missing", torn=1)
+            return _Checked(checked, torn=1, last=prev_hash)
         record = _parse_line(data)
         if isinstance(record, str):
-            return checked, 0, lineno, record
+            return _Checked(checked, lineno, record)
         first = lineno == 1
         problem = _field_problem(record, _SESSION_FIELD_SET if first else _FIELD_SET)
         if problem is not None:
             if first and record.get("op") != SESSION_OP:
                 problem = "session record missing"
-            return checked, 0, lineno, problem
+            return _Checked(checked, lineno, problem)
         seq = record["seq"]
         prev = record["prev"]
         stored = record["hash"]
         if type(seq) is not int or not isinstance(prev, str) or not isinstance(stored, str):
-            return checked, 0, lineno, "seq, prev or hash has the wrong type"
+            return _Checked(checked, lineno, "seq, prev or hash has the wrong type")
         if first:
             if record["op"] != SESSION_OP or not isinstance(record["meta"], dict):
-                return checked, 0, lineno, "session record missing"
+                return _Checked(checked, lineno, "session record missing")
             session = record["session"]
         elif record["op"] == SESSION_OP:
-            return checked, 0, lineno, "a second session record"
+            return _Checked(checked, lineno, "a second session record")
         if seq != checked:
-            return checked, 0, lineno, f"seq gap: expected {checked}, got {seq}"
+            return _Checked(checked, lineno, f"seq gap: expected {checked}, got {seq}")
         if prev != prev_hash:
             if first:
-                return checked, 0, lineno, "prev of the session record is not the genesis hash"
-            return checked, 0, lineno, f"prev does not match line {lineno - 1}"
+                return _Checked(
+                    checked, lineno, "prev of the session record is not the genesis hash"
+                )
+            return _Checked(checked, lineno, f"prev does not match line {lineno - 1}")
         if record["session"] != session:
-            return checked, 0, lineno, "session differs from the session record's"
+            return _Checked(checked, lineno, "session differs from the session record's")
         if record_hash(record) != stored:
-            return checked, 0, lineno, "hash mismatch"
+            return _Checked(checked, lineno, "hash mismatch")
         prev_hash = stored
         checked += 1
     if checked == 0:
-        return checked, 0, 1, "session record missing"
-    return checked, 0, 0, None
+        return _Checked(checked, 1, "session record missing")
+    return _Checked(checked, last=prev_hash)
 
 
 def verify_log(
@@ -789,18 +822,26 @@ def verify_log(
     A torn last line (a writer killed mid-write) is tolerated and counted in ``torn``. Each file
     is checked up to the size it had when the check began, so a live log can be verified.
     ``progress(done_bytes, total_bytes)`` is called about once a MiB and once at the end.
+    A directory without segments is not a verified log: ``ok=False``, reason "no audit
+    segments". ``ends`` gives the last hash of each segment checked whole.
     """
-    files = _segments(path)
+    files = segment_files(path)
+    if not files:
+        return VerifyResult(False, 0, 0, str(path), None, "no audit segments")
     sizes = [file.stat().st_size for file in files]
     meter = _Progress(progress, sum(sizes))
     records = 0
     torn = 0
+    ends: list[SegmentEnd] = []
     for index, (file, size) in enumerate(zip(files, sizes, strict=True), start=1):
-        checked, torn_tails, line, reason = _verify_segment(file, size, meter)
-        records += checked
-        torn += torn_tails
-        if reason is not None:
-            return VerifyResult(False, records, index, str(file), line, reason, torn)
+        found = _verify_segment(file, size, meter)
+        records += found.records
+        torn += found.torn
+        if found.reason is not None:
+            return VerifyResult(
+                False, records, index, str(file), found.line, found.reason, torn, tuple(ends)
+            )
+        ends.append(SegmentEnd(str(file), found.records, found.last))
     if progress is not None:
         progress(meter.done, meter.total)
-    return VerifyResult(True, records, len(files), torn=torn)
+    return VerifyResult(True, records, len(files), torn=torn, ends=tuple(ends))

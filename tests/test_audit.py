@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -574,7 +575,42 @@ def test_read_log_of_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         verify_log(tmp_path / "nope")
     assert list(read_log(tmp_path)) == []
-    assert verify_log(tmp_path) == VerifyResult(True, 0, 0)
+    # a directory without segments has nothing verified: that is not a verified log
+    assert verify_log(tmp_path) == VerifyResult(
+        False, 0, 0, str(tmp_path), None, "no audit segments"
+    )
+
+
+def test_an_unlistable_audit_directory_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_log(tmp_path) as log:
+        fill(log, 2)
+
+    def refuse(path: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    # (root may list any directory: the refusal is simulated, not made with mode bits)
+    monkeypatch.setattr(os, "scandir", refuse)
+    with pytest.raises(PermissionError):
+        verify_log(tmp_path)
+    with pytest.raises(PermissionError):
+        list(read_log(tmp_path))
+
+
+def test_verify_gives_the_last_hash_of_each_segment(tmp_path: Path) -> None:
+    logs = []
+    for n in (3, 5):
+        with open_log(tmp_path) as log:
+            fill(log, n)
+        logs.append(log)
+    result = verify_log(tmp_path)
+    assert result.ok
+    assert [(end.file, end.records) for end in result.ends] == [
+        (str(log.segment), n + 1) for log, n in zip(logs, (3, 5), strict=True)
+    ]
+    for end, log in zip(result.ends, logs, strict=True):
+        assert end.hash == log.records()[-1]["hash"]
 
 
 # -- default location -----------------------------------------------------------------------------

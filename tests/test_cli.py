@@ -450,7 +450,19 @@ def test_log_empty(project: Path, tmp_path: Path) -> None:
     assert run_json("log") == []
     assert run("log", "--nl").stdout == ""
     assert "no matching records" in run("log").stdout
-    assert run_json("log", "--audit-dir", str(tmp_path / "none")) == []
+    assert not (project / ".jailfs-audit").exists()  # (a new project: no jail has run yet)
+
+
+@pytest.mark.parametrize(
+    "args", [["log"], ["log", "--follow", "--timeout", "5"], ["stats"], ["verify"]]
+)
+def test_a_missing_audit_dir_given_is_an_error(
+    project: Path, tmp_path: Path, args: list[str]
+) -> None:
+    missing = tmp_path / "none"
+    result = run(*args, "--audit-dir", str(missing))
+    assert result.exit_code == 1
+    assert f"no audit log at '{missing}'" in one_error_line(result)
 
 
 def test_log_follow_streams_new_records(project: Path) -> None:
@@ -517,7 +529,27 @@ def test_verify_ok(project: Path) -> None:
     assert data["files"] == 2
     assert data["records"] == len(run_json("log", "--op", "session")) + len(run_json("log"))
     assert (data["file"], data["line"], data["reason"]) == (None, None, None)
+    for segment in data["segments"]:  # each segment's last hash, to keep elsewhere
+        last = json.loads(Path(segment["file"]).read_text().splitlines()[-1])
+        assert segment["last_hash"] == last["hash"]
+        assert segment["records"] == last["seq"] + 1
+    assert len(data["segments"]) == 2
     assert run("verify", "--progress").exit_code == 0
+
+
+def test_verify_of_an_empty_audit_dir_fails(project: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("verify", "--audit-dir", str(empty))
+    assert result.exit_code == 1
+    assert f"nothing to verify: no audit segments in '{empty}'" in one_error_line(result)
+    data = run_json("verify", "--audit-dir", str(empty), code=1)
+    assert (data["ok"], data["records"], data["reason"], data["segments"]) == (
+        False,
+        0,
+        "no audit segments",
+        [],
+    )
 
 
 def test_verify_broken_names_file_and_line(project: Path) -> None:
