@@ -1047,17 +1047,18 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             if plus:
                 return _JailRandom(rawf)
             return _JailReader(rawf)
+        if kind == "update":  # r+: in place; it must exist (nothing is created) and be readable
+            with self._resolve(vpath, "write", "open") as res:
+                self._require("read", vpath, res.path, False, "open")
+                fd, st = self._open_regular(res, vpath, flags, writing=True)
+            rawf = JailRawFile(self, vpath, fd, "r+")
+            rawf.size = st.st_size
+            return _JailRandom(rawf)
         res = self._writable_target(vpath, "open")
         try:
-            if kind == "update":  # r+: in place, must exist
-                if res.st is None:
-                    raise errno_error(2, vpath)
-                fd, _ = self._open_regular(res, vpath, flags, writing=True)
-                rawf = JailRawFile(self, vpath, fd, "r+")
-                rawf.size = res.st.st_size
-                res.close()
-                return _JailRandom(rawf)
             if kind == "append":
+                if plus:  # a+ reads what is there: read access too
+                    self._require("read", vpath, res.path, False, "open")
                 if res.st is None:  # create it (the name stays a plain file: checked below)
                     fd = raw.open_file_unchecked(res.parent, res.name, flags | os.O_CREAT)
                     st = raw.fstat_unchecked(fd)

@@ -167,6 +167,34 @@ def test_modes(fs: JailFileSystem, root: Path) -> None:
     assert temps(root) == []
 
 
+@pytest.mark.parametrize("mode", ["r+b", "a+b", "r+", "a+"])
+def test_reading_modes_need_read_access(
+    jail_factory: Make, root: Path, resolver: str, mode: str
+) -> None:
+    # write-only: the inbox may be written, not read
+    (root / "inbox").mkdir()
+    report = root / "inbox" / "report.txt"
+    report.write_bytes(b"CONFIDENTIAL\n")
+    before = (report.read_bytes(), report.stat().st_mtime_ns)
+    fs = jail_factory(root, resolver=resolver, read=["a/**"], write=["inbox/**"], presets=())
+    with pytest.raises(AccessDenied):
+        fs.cat_file("inbox/report.txt")
+    with pytest.raises(AccessDenied) as refused:
+        fs.open("inbox/report.txt", mode)
+    assert refused.value.op == "open"
+    assert (report.read_bytes(), report.stat().st_mtime_ns) == before
+    with fs.open("inbox/new.txt", "ab") as f:  # appending without reading stays allowed
+        f.write(b"note")
+    assert (root / "inbox" / "new.txt").read_bytes() == b"note"
+    assert temps(root) == []
+
+
+def test_update_mode_creates_no_parents(fs: JailFileSystem, root: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        fs.open("n2/b/x.txt", "r+b")
+    assert not (root / "n2").exists()
+
+
 def test_pipe_file_preserves_mode_and_is_atomic(fs: JailFileSystem, root: Path) -> None:
     os.chmod(root / "top.txt", 0o640)
     fs.pipe_file("top.txt", b"v2")
