@@ -82,11 +82,13 @@ _NO_INFO: dict[str, Any] = {}
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Member:
-    """An entry of a recursive change: its real path, type and identity when it was checked."""
+    """An entry of a recursive change: its real path, type and identity when it was checked,
+    and the target of a symlink (None for anything else)."""
 
     path: str
     is_dir: bool
     ident: tuple[int, int]  # (st_dev, st_ino)
+    link: str | None = None
 
 
 class _ThreadState(threading.local):
@@ -240,6 +242,8 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self.write_quota = parse_size(write_quota)
         self._written = 0
         self._quota_lock = threading.Lock()
+        #: held by symlink() and mv(): a link made while a move checks its tree waits for it
+        self._links_lock = threading.Lock()
         self._tls = _ThreadState()
         audit_target = audit if audit is not None else default_audit_dir(host_root)
         hosts = [config_file, *internal]
@@ -1451,7 +1455,8 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             assert sres.st is not None
             real_src = sres.path
             self._refuse_root(real_src, "mv")
-            top = _Member(real_src, sres.is_dir, (sres.st.st_dev, sres.st.st_ino))
+            link = _link_text(sres.parent, sres.name) if sres.is_link else None
+            top = _Member(real_src, sres.is_dir, (sres.st.st_dev, sres.st.st_ino), link)
         # Into an existing directory, like shutil.move.
         try:
             with self._resolver.resolve(dst, follow=True) as probe:
@@ -1469,6 +1474,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self._check_members("mv", [(m.path, m.is_dir) for m in members])
         self._check_members("mv", [(dst + n[len(src) :], m.is_dir) for n, m in moved])
         with (
+            self._links_lock,
             self._resolve(src, "write", "mv", follow=False) as sres,
             self._resolve(dst, "write", "mv", create_parents=True, must_exist=False) as dres,
         ):
@@ -1488,8 +1494,28 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 raise OSError(22, "cannot move a directory into itself", dst)
             if dres.st is not None and stat.S_ISDIR(dres.st.st_mode) != top.is_dir:
                 raise errno_error(21 if dres.is_dir else 20, dst)
+            self._links_stay_inside(src, real_src, dres.path, members)
             raw.rename_unchecked(sres.parent, sres.name, dres.parent, dres.name)
         self._set_count(len(members))
+
+    def _links_stay_inside(
+        self, src: str, real_src: str, real_dst: str, members: list[_Member]
+    ) -> None:
+        """Refuse a move that would leave a symlink pointing outside the root: a relative
+        target means something else from another directory ("../x" from one level deeper).
+        Links are read when the tree is listed; symlink() waits for the move (one lock)."""
+        for m in members:
+            if m.link is None:
+                continue
+            try:
+                _check_link_target(real_dst + m.path[len(real_src) :], m.link)
+            except PathEscapeError:
+                name = src + m.path[len(real_src) :]
+                raise PathEscapeError(
+                    f"mv '{src}' is refused: the symlink '{name}' would point outside the jail "
+                    "from its new place",
+                    name,
+                ) from None
 
     def move(self, path1: Any, path2: Any, **kwargs: Any) -> None:
         self.mv(path1, path2, **kwargs)
@@ -1506,14 +1532,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 "symlink", vpath, "allow_symlink_creation", "creating symlinks is disabled"
             )
         text = paths.to_str(target)
-        paths.symlink_target(vpath, text)  # absolute, or climbing above the root: an escape
-        steps = [s for s in text.split("/") if s not in ("", ".")]
-        leading = next((i for i, s in enumerate(steps) if s != ".."), len(steps))
-        if ".." in steps[leading:]:
-            # The kernel resolves "a/.." physically (through a if it is a link), the jail
-            # lexically: allow ".." only as leading steps, where both agree.
-            raise PathEscapeError(f"'{vpath}': '..' may only lead a symlink's target", vpath)
-        with self._resolve(vpath, "write", "symlink", follow=False, must_exist=False) as res:
+        _check_link_target(vpath, text)
+        with (
+            self._links_lock,
+            self._resolve(vpath, "write", "symlink", follow=False, must_exist=False) as res,
+        ):
             if res.st is not None:
                 raise errno_error(17, vpath)
             # The kernel reads the target relative to the link's REAL directory, which differs
@@ -1794,12 +1817,32 @@ def _discard(dir_fd: int, temp: str) -> None:
         raw.unlink_unchecked(dir_fd, temp)
 
 
+def _link_text(dfd: int, name: str) -> str | None:
+    """The target of symlink ``name`` in ``dfd``; None if it is gone or no longer a link."""
+    try:
+        return raw.readlink_unchecked(dfd, name)
+    except OSError:
+        return None
+
+
+def _check_link_target(link: str, text: str) -> None:
+    """Refuse (PathEscapeError) a symlink at real path ``link`` with target ``text`` unless it
+    stays inside: relative, never above the root, and ".." only as leading steps (there the
+    kernel, which reads "a/.." through a if a is a link, and the jail read it alike)."""
+    paths.symlink_target(link, text)  # absolute, or climbing above the root: an escape
+    steps = [s for s in text.split("/") if s not in ("", ".")]
+    leading = next((i for i, s in enumerate(steps) if s != ".."), len(steps))
+    if ".." in steps[leading:]:
+        raise PathEscapeError(f"'{link}': '..' may only lead a symlink's target", link)
+
+
 def _walk_fd_all(dfd: int, vpath: str, depth: int, maxdepth: int | None) -> Iterator[_Member]:
     """Every entry below the open directory ``dfd`` (hidden ones too), top-down."""
     dirs: list[str] = []
-    for name, is_dir, _, st in raw.scandir_unchecked(dfd, True):
+    for name, is_dir, is_link, st in raw.scandir_unchecked(dfd, True):
         assert st is not None
-        yield _Member(paths.join(vpath, name), is_dir, (st.st_dev, st.st_ino))
+        link = _link_text(dfd, name) if is_link else None
+        yield _Member(paths.join(vpath, name), is_dir, (st.st_dev, st.st_ino), link)
         if is_dir:
             dirs.append(name)
     if maxdepth is not None and depth >= maxdepth:

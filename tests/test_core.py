@@ -308,6 +308,40 @@ def test_symlink_creation(jail_factory: Make, root: Path, resolver: str) -> None
     assert not os.path.lexists(root / "a" / "bad")
 
 
+def test_mv_never_leaves_a_symlink_pointing_outside(
+    jail_factory: Make, root: Path, tmp_path: Path, resolver: str
+) -> None:
+    outside = tmp_path / "deploy-keys"
+    outside.mkdir()
+    (outside / "id").write_bytes(b"PRIVATE KEY")
+    (root / "node_modules" / ".bin").mkdir(parents=True)
+    # placed by the host: inside the root from where it is (root/deploy-keys)
+    os.symlink("../deploy-keys", root / "node_modules" / ".bin" / "keys")
+    (root / "d" / "e").mkdir(parents=True)
+    fs = jail_factory(
+        root, resolver=resolver, write=["**"], presets=(), allow_symlink_creation=True
+    )
+    fs.symlink("../../top.txt", "d/e/link")  # allowed: root/top.txt
+    refused_moves = [
+        ("node_modules/.bin/keys", "keys"),  # the link itself, one level up: outside
+        ("d/e/link", "link"),  # a link the agent made, moved up
+        ("d/e", "e"),  # a directory holding one
+    ]
+    before = {p: os.readlink(p) for p in (root / "node_modules/.bin/keys", root / "d/e/link")}
+    for src, dst in refused_moves:
+        with pytest.raises(PathEscapeError) as refused:
+            fs.mv(src, dst)
+        assert "would point outside the jail" in str(refused.value)
+        assert not os.path.lexists(root / dst)
+    assert {p: os.readlink(p) for p in before} == before  # nothing moved
+    fs.mv("d", "x")  # the same depth: x/e/link -> ../../top.txt is still root/top.txt
+    assert fs.cat_file("x/e/link") == b"top"
+    fs.mv("node_modules/.bin/keys", "node_modules/.bin/keys2")  # same directory: same meaning
+    assert os.readlink(root / "node_modules" / ".bin" / "keys2") == "../deploy-keys"
+    assert (outside / "id").read_bytes() == b"PRIVATE KEY"
+    assert sorted(os.listdir(outside)) == ["id"]
+
+
 def test_walk_find_glob_du(fs: JailFileSystem, root: Path, tmp_path: Path) -> None:
     (root / "a" / "c.py").write_text("x")
     os.symlink("../../../outside", root / "a" / "b" / "out")
