@@ -929,7 +929,9 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         for _ in range(16):
             name = TEMP_PREFIX + secrets.token_hex(8)
             try:
-                mode = stat.S_IMODE(res.st.st_mode) if res.st is not None else 0o666
+                # the target's permissions, never its setuid, setgid or sticky bit: the new
+                # content is the agent's
+                mode = res.st.st_mode & 0o777 if res.st is not None else 0o666
                 fd = raw.open_file_unchecked(
                     res.parent, name, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode
                 )
@@ -1546,7 +1548,15 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     @_audited("chmod")
     def chmod(self, path: Any, mode: int) -> None:
+        """Set the permission bits (0o777 at most: never setuid, setgid or sticky)."""
         vpath = self._norm(path)
+        if type(mode) is not int or mode & ~0o777:
+            raise AccessDenied(
+                "chmod",
+                vpath,
+                "mode",
+                f"chmod '{vpath}' to {mode!r}: only the bits 0o777 may be set",
+            )
         with self._resolve(vpath, "write", "chmod") as res:
             if res.is_dir:
                 fd = raw.open_dir_read_unchecked(res.parent, res.name)

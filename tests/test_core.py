@@ -205,6 +205,21 @@ def test_pipe_file_preserves_mode_and_is_atomic(fs: JailFileSystem, root: Path) 
     assert temps(root) == []
 
 
+def test_no_setuid_setgid_or_sticky_bit(fs: JailFileSystem, root: Path) -> None:
+    target = root / "top.txt"
+    os.chmod(target, 0o644)
+    for mode in (0o4755, 0o2755, 0o1777, 0o6777, 0o10644):
+        with pytest.raises(AccessDenied):
+            fs.chmod("top.txt", mode)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    fs.chmod("top.txt", 0o600)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # a setuid file the host placed: rewritten, it keeps its permissions but not the bit
+    os.chmod(target, 0o4755)
+    fs.pipe_file("top.txt", b"agent's content")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+
+
 def test_temp_names_are_reserved(fs: JailFileSystem, root: Path) -> None:
     with pytest.raises(InvalidPathError):
         fs.pipe_file(TEMP_PREFIX + "x", b"x")
