@@ -12,6 +12,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import importlib
+import inspect
 import io
 import os
 import secrets
@@ -132,14 +133,25 @@ def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> 
     """
 
     def deco(fn: F) -> F:
+        # the names of the path arguments, for calls that pass them by keyword
+        names = list(inspect.signature(fn).parameters)[1:]  # (without self)
+        path_kw = None if path_arg is None else names[path_arg]
+        dest_kw = None if dest_arg is None else names[dest_arg]
+
         @functools.wraps(fn)
         def wrapper(self: JailFileSystem, *args: Any, **kwargs: Any) -> Any:
             tls = self._tls
             if tls.call is not None:
                 return fn(self, *args, **kwargs)
             nargs = len(args)
-            path = _display(args[path_arg]) if path_arg is not None and nargs > path_arg else None
-            dest = _display(args[dest_arg]) if dest_arg is not None and nargs > dest_arg else None
+            if path_arg is not None and nargs > path_arg:
+                path = _display(args[path_arg])
+            else:
+                path = _display(kwargs.get(path_kw)) if kwargs and path_kw else None
+            if dest_arg is not None and nargs > dest_arg:
+                dest = _display(args[dest_arg])
+            else:
+                dest = _display(kwargs.get(dest_kw)) if kwargs and dest_kw else None
             call = _Call(op, path, dest)
             tls.call = call
             start = time.perf_counter_ns()

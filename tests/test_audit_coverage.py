@@ -87,3 +87,27 @@ def test_denied_and_failing_variants_are_exercised(tmp_path: Path, jail_factory:
     last = missing.audit.records()[-1]
     assert last["decision"] == "error" and last["path"] == "file.txt"
     assert last["error"].startswith("FileNotFoundError")
+
+
+def test_paths_passed_by_keyword_are_recorded(tmp_path: Path, jail_factory: Any) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / ".env").write_text("SECRET=1\n")
+    (root / "a.txt").write_text("a")
+    fs = jail_factory(root, write=["**"])
+    with pytest.raises(AccessDenied):
+        fs.cat_file(path=".env")
+    fs.info(path="a.txt")
+    fs.mv(path1="a.txt", path2="b.txt")
+    fs.pipe_file(path="c.txt", value=b"c")
+    fs.rm(path="c.txt")
+    fs.read_text(path="b.txt")  # an inherited method
+    records = [(r["op"], r["path"], r["dest"], r["decision"]) for r in fs.audit.records()[1:]]
+    assert records == [
+        ("cat_file", ".env", None, "deny"),
+        ("info", "a.txt", None, "allow"),
+        ("mv", "a.txt", "b.txt", "allow"),
+        ("pipe_file", "c.txt", None, "allow"),
+        ("rm", "c.txt", None, "allow"),
+        ("read_text", "b.txt", None, "allow"),
+    ]
