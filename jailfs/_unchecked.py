@@ -103,6 +103,49 @@ def open_root_unchecked(host_path: str, *, create: bool) -> int:
     return os.open(host_path, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 
 
+#: entries of the root looked at, at most, for a name that tells whether case matters
+CASE_PROBES = 64
+
+
+def _same_entry_in_other_case(dir_fd: int, name: str) -> bool | None:
+    """Whether ``name`` with its ASCII letters' case swapped names the same entry of ``dir_fd``;
+    None when the name has no ASCII letter (or is gone)."""
+    other = name.swapcase()
+    if other == name or not name.isascii():
+        return None
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return None
+    try:
+        alt = os.stat(other, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return (alt.st_dev, alt.st_ino) == (st.st_dev, st.st_ino)
+
+
+def case_insensitive_unchecked(root_fd: int, host_root: str) -> bool | None:
+    """Whether names in the root directory match regardless of case, read off an entry of the
+    root (or the root's own name, where its parent is on the same filesystem); None when no name
+    with a letter tells. Nothing is created. Subdirectories on another filesystem, or with
+    their own case folding (ext4 ``+F``), are not seen."""
+    with os.scandir(root_fd) as entries:
+        for count, entry in enumerate(entries):
+            if count >= CASE_PROBES:
+                break
+            found = _same_entry_in_other_case(root_fd, entry.name)
+            if found is not None:
+                return found
+    parent, name = os.path.split(host_root)
+    if not name or os.stat(parent).st_dev != os.fstat(root_fd).st_dev:
+        return None
+    parent_fd = os.open(parent, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    try:
+        return _same_entry_in_other_case(parent_fd, name)
+    finally:
+        os.close(parent_fd)
+
+
 def lstat_unchecked(dir_fd: int, name: str) -> os.stat_result:
     return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
 

@@ -22,7 +22,12 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "rules": {"presets": list, "read": list, "write": list, "deny": list, "protect": list},
     "limits": {"max_file_size": (str, int), "write_quota": (str, int)},
     "audit": {"dir": str, "actor": str, "fsync": bool},
-    "jail": {"resolver": str, "allow_symlink_creation": bool, "create_root": bool},
+    "jail": {
+        "resolver": str,
+        "allow_symlink_creation": bool,
+        "create_root": bool,
+        "case_insensitive": bool,
+    },
 }
 
 

@@ -17,6 +17,7 @@ import io
 import os
 import secrets
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,8 @@ from jailfs.resolver import Resolved, Resolver, ResolverKind
 #: prefix of the hidden temporary files of atomic writes; such names never appear in results and
 #: can never be named by a caller
 TEMP_PREFIX = ".jailfs-tmp-"
+#: where a root whose names tell nothing is taken as case-insensitive (macOS and Windows defaults)
+_CASE_INSENSITIVE_PLATFORMS = ("darwin", "win32", "cygwin")
 #: bytes copied per read when streaming a file
 COPY_CHUNK = 1 << 20
 #: most bytes asked of one pread (a bigger range is read in several)
@@ -106,6 +109,12 @@ class _ThreadState(threading.local):
 _SEQUENCES = (list, tuple)
 #: the results whose length is the record's ``count``
 _COUNTED = (list, dict)
+
+
+def is_temp(vpath: str) -> bool:
+    """Whether the last name of ``vpath`` is a temp file's, in any case (a case-insensitive
+    filesystem would take ".JAILFS-TMP-x" for one)."""
+    return paths.basename(vpath)[: len(TEMP_PREFIX)].lower() == TEMP_PREFIX
 
 
 def _display(value: Any) -> str | None:
@@ -207,6 +216,9 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     config_file: the jailfs.toml this jail came from (denied to the agent if under the root).
     internal: more host paths that are the jail's own (denied and hidden if under the root),
         such as a config's audit directory when ``audit`` is overridden.
+    case_insensitive: whether the root's filesystem ignores case (``.ENV`` is ``.env``); rules
+        are then matched case-insensitively, so no spelling escapes them. None (the default):
+        read off a name in the root, else the platform's default (macOS, Windows: yes).
     """
 
     protocol = "jail"
@@ -242,12 +254,21 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         audit_fsync: bool = False,
         config_file: str | os.PathLike[str] | None = None,
         internal: Sequence[str | os.PathLike[str]] = (),
+        case_insensitive: bool | None = None,
         **storage_options: Any,
     ) -> None:
         super().__init__(**storage_options)
         host_root = os.path.realpath(os.fspath(root))
         self._root_fd = raw.open_root_unchecked(host_root, create=create_root)
         self._host_root = host_root
+        if case_insensitive is None:
+            found = raw.case_insensitive_unchecked(self._root_fd, host_root)
+            # nothing tells (an empty root without letters in its name): the platform's default
+            case_insensitive = (
+                sys.platform in _CASE_INSENSITIVE_PLATFORMS if found is None else found
+            )
+        #: whether names differing only in case are one entry here (rules then match folded)
+        self.case_insensitive = bool(case_insensitive)
         self._resolver = Resolver(self._root_fd, resolver)
         self.allow_symlink_creation = bool(allow_symlink_creation)
         self.max_file_size = parse_size(max_file_size)
@@ -269,14 +290,20 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             protect=list(protect),
             presets=list(presets),
             internal=[p for p in inside if p is not None],
+            casefold=self.case_insensitive,
         )
-        self.audit = AuditLog(
-            audit_target,
-            root=host_root,
-            policy_hash=self.policy.hash,
-            actor=actor,
-            fsync=audit_fsync,
-        )
+        try:
+            self.audit = AuditLog(
+                audit_target,
+                root=host_root,
+                policy_hash=self.policy.hash,
+                actor=actor,
+                fsync=audit_fsync,
+            )
+        except OSError as exc:  # say it is the audit log, not the call, that cannot start
+            raise OSError(
+                exc.errno, f"cannot start the audit log in '{audit_target}': {exc.strerror}"
+            ) from exc
         self.actor = actor
 
     # -- construction helpers --------------------------------------------------------------
@@ -401,7 +428,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def _norm(self, path: Any) -> str:
         vpath = paths.normalize(path)
-        if paths.basename(vpath).startswith(TEMP_PREFIX):
+        if is_temp(vpath):
             raise InvalidPathError(f"names starting with '{TEMP_PREFIX}' are reserved")
         return vpath
 
@@ -490,7 +517,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 self._precheck(access, vpath, op, res.path)
             if must_exist and res.st is None:
                 raise errno_error(2, vpath)
-            if paths.basename(res.path).startswith(TEMP_PREFIX):
+            if is_temp(res.path):
                 raise InvalidPathError(f"names starting with '{TEMP_PREFIX}' are reserved")
             self._authorize(access, vpath, res, op, asked)
         except BaseException:
@@ -565,9 +592,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return target
 
     def _visible(self, vpath: str, is_dir: bool) -> bool:
-        return not paths.basename(vpath).startswith(TEMP_PREFIX) and self.policy.visible(
-            vpath, is_dir=is_dir
-        )
+        return not is_temp(vpath) and self.policy.visible(vpath, is_dir=is_dir)
 
     @_audited("info")
     def info(self, path: Any, **kwargs: Any) -> dict[str, Any]:

@@ -31,11 +31,13 @@ the fallback). Nothing here touches the filesystem.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
 import re
 import string
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -136,8 +138,9 @@ class Rule:
 
     ``list`` is the list as the user sees it ("read", "write", "deny", "protect", "internal"),
     ``index`` the position in that list (in its own preset for preset patterns; -1 when no pattern
-    matched), ``source`` one of "config", "preset:<name>", "internal", "default" (nothing
-    matched) or "root" (the jail's root itself: always listable, never written).
+    matched), ``source`` one of "config" (a pattern of the list, or none of its patterns matched),
+    "preset:<name>", "internal", "default" (the list is empty: nothing is allowed by it) or
+    "root" (the jail's root itself: always listable, never written).
     """
 
     list: str
@@ -837,12 +840,21 @@ def _patterns(name: str, value: object) -> list[str]:
     return list(value)
 
 
-def _compile_list(entries: Sequence[tuple[str, int, str, str]], *, use_re2: bool) -> _Spec:
-    """(list, index, pattern, source) -> _Spec; a bad pattern is a ConfigError naming it."""
+def fold(text: str) -> str:
+    """``text`` as a case-insensitive filesystem compares names: NFC, then lower case (exact
+    for ASCII; other scripts follow Unicode's simple rules, which a filesystem may not)."""
+    return unicodedata.normalize("NFC", text).lower()
+
+
+def _compile_list(
+    entries: Sequence[tuple[str, int, str, str]], *, use_re2: bool, casefold: bool = False
+) -> _Spec:
+    """(list, index, pattern, source) -> _Spec; a bad pattern is a ConfigError naming it.
+    ``casefold``: patterns are compiled folded (:func:`fold`); rules keep them as written."""
     compiled: list[tuple[Rule, _Compiled]] = []
     for list_name, index, pattern, source in entries:
         try:
-            c = _compile(pattern)
+            c = _compile(fold(pattern) if casefold else pattern)
         except _PatternError as exc:
             shown = source[len("preset:") :] if source.startswith("preset:") else list_name
             raise ConfigError(f"{shown}[{index}]: invalid pattern '{pattern}': {exc}") from None
@@ -876,6 +888,10 @@ class Policy:
     not internal, not denied, not protected, and matched by ``write``. ``deny`` and ``protect`` are
     decided by the name alone (a match as a file or as a directory counts), so the answer does not
     depend on what exists. Both the requested and the resolved path must pass.
+
+    ``casefold``: the tree is on a case-insensitive filesystem, where ``.ENV`` names ``.env``:
+    paths and patterns are matched folded (:func:`fold`), so no spelling escapes a rule.
+    Decisions still carry the paths as asked.
     """
 
     def __init__(
@@ -886,7 +902,10 @@ class Policy:
         protect: Sequence[str] = (),
         presets: Sequence[str] = ("secrets",),
         internal: Sequence[str] = (),
+        *,
+        casefold: bool = False,
     ) -> None:
+        self.casefold = bool(casefold)
         self._read_args = _patterns("read", read)
         self._write_args = _patterns("write", write)
         self._deny_args = _patterns("deny", deny)
@@ -917,16 +936,20 @@ class Policy:
             if not path:
                 raise ConfigError(f"internal[{i}]: the jail's root cannot be internal")
             internal_paths.append(path)
-        self._internal = tuple((p, p + "/", i) for i, p in enumerate(internal_paths))
+        self._internal = tuple(
+            (p, p + "/", i)
+            for i, p in enumerate(fold(p) if casefold else p for p in internal_paths)
+        )
 
         def config(name: str, items: list[str]) -> list[tuple[str, int, str, str]]:
             return [(name, i, p, "config") for i, p in enumerate(items)]
 
         use_re2 = _USE_RE2
-        self._read = _compile_list(config("read", self._read_args), use_re2=use_re2)
-        self._write = _compile_list(config("write", self._write_args), use_re2=use_re2)
-        self._deny = _compile_list(effective["deny"], use_re2=use_re2)
-        self._protect = _compile_list(effective["protect"], use_re2=use_re2)
+        opts = {"use_re2": use_re2, "casefold": self.casefold}
+        self._read = _compile_list(config("read", self._read_args), **opts)
+        self._write = _compile_list(config("write", self._write_args), **opts)
+        self._deny = _compile_list(effective["deny"], **opts)
+        self._protect = _compile_list(effective["protect"], **opts)
         # one automaton per access over every list that decides it; slots of _Matcher.best():
         # deny 0-1, protect 2-3, the read or write list 4-5 (see _decide)
         no_protect = _Spec((), use_re2=use_re2)
@@ -939,17 +962,21 @@ class Policy:
             access: Rule(access, -1, "", "default" if not spec.rules else "config")
             for access, spec in (("read", self._read), ("write", self._write))
         }
-        lists = {
+        lists: dict[str, object] = {
             "read": self._read_args,
             "write": self._write_args,
             "deny": [p for _, _, p, _ in effective["deny"]],
             "protect": [p for _, _, p, _ in effective["protect"]],
             "internal": internal_paths,
         }
+        if self.casefold:  # (absent otherwise: the hashes of case-sensitive policies stay)
+            lists["casefold"] = True
         canonical = json.dumps(lists, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         self._hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         self._cache: dict[tuple[str, str, bool, str | None], Decision] = {}
         self._visible: dict[tuple[str, bool], bool] = {}
+        if self.casefold:  # every decision goes through _decide: fold there (see _decide_folded)
+            self._decide = self._decide_folded  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"<Policy {self._hash[:12]}>"
@@ -957,6 +984,8 @@ class Policy:
     def __reduce__(self) -> tuple[Any, ...]:
         d = self.to_dict()
         args = (d["read"], d["write"], d["deny"], d["protect"], d["presets"], d["internal"])
+        if self.casefold:
+            return (functools.partial(Policy, casefold=True), args)
         return (Policy, args)
 
     @property
@@ -1011,7 +1040,7 @@ class Policy:
         key = (path, is_dir)
         shown = self._visible.get(key)
         if shown is None:
-            shown = self._is_visible(path, is_dir)
+            shown = self._is_visible(fold(path) if self.casefold else path, is_dir)
             if len(self._visible) >= MAX_CACHE:
                 self._visible.clear()
             self._visible[key] = shown
@@ -1097,6 +1126,23 @@ class Policy:
         d.__class__ = Decision
         decision: Decision = d
         return decision
+
+    def _decide_folded(
+        self,
+        access: Access,
+        path: str,
+        is_dir: bool,
+        resolved: str | None,
+        hops: tuple[str, ...],
+    ) -> Decision:
+        """:meth:`_decide` on a case-insensitive tree: matched folded, answered as asked."""
+        _require_normal(path)  # (before folding: the paths must be what the caller gave)
+        if resolved is not None:
+            _require_normal(resolved)
+        decision = Policy._decide(
+            self, access, fold(path), is_dir, None if resolved is None else fold(resolved), hops
+        )
+        return replace(decision, path=path, resolved=path if resolved is None else resolved)
 
     def _decide_two(
         self,

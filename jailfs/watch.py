@@ -41,7 +41,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from jailfs.errors import JailError
-from jailfs.filesystem import TEMP_PREFIX, JailFileSystem
+from jailfs.filesystem import JailFileSystem, is_temp
 from jailfs.paths import normalize
 
 __all__ = [
@@ -382,9 +382,9 @@ class Watcher:
                 op, dest = "deleted", None
             elif src is None:  # moved in from outside
                 op, src, dest = "created", dest, None
-            elif _is_temp(src):  # an atomic write: new content under the destination name
+            elif is_temp(src):  # an atomic write: new content under the destination name
                 op, src, dest = "modified", dest, None
-        if src is None or _is_temp(src) or (dest is not None and _is_temp(dest)):
+        if src is None or is_temp(src) or (dest is not None and is_temp(dest)):
             return None
         flags = [self._flag(src, raw.is_dir)]
         if dest is not None:
@@ -458,10 +458,6 @@ def _related(a: str, b: str) -> bool:
     if not a or not b:
         return False
     return b.startswith(a + "/") or a.startswith(b + "/")
-
-
-def _is_temp(vpath: str) -> bool:
-    return vpath.rpartition("/")[2].startswith(TEMP_PREFIX)
 
 
 def _shown(vpath: str) -> str:

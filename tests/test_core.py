@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -414,3 +415,58 @@ def test_concurrent_writers_do_not_collide(fs: JailFileSystem, root: Path) -> No
     assert errors == []
     assert len(fs.find("c")) == 200
     assert temps(root) == []
+
+
+def test_case_sensitivity_is_read_off_the_root(
+    jail_factory: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sensitive = tmp_path / "sensitive"
+    sensitive.mkdir()
+    (sensitive / "Notes.txt").write_text("n")
+    assert not jail_factory(sensitive).case_insensitive
+    # A case-insensitive filesystem, as a lookup sees it: "NOTES.TXT" is the same entry
+    # (made here with a hard link; this machine's filesystem keeps case).
+    folding = tmp_path / "folding"
+    folding.mkdir()
+    (folding / "Notes.txt").write_text("n")
+    os.link(folding / "Notes.txt", folding / "nOTES.TXT")
+    assert jail_factory(folding).case_insensitive
+    # nothing in the root tells (no name with a letter), so its own name is asked ...
+    bare = tmp_path / "empty"
+    bare.mkdir()
+    assert not jail_factory(bare).case_insensitive
+    # ... and where nothing tells at all, the platform's default
+    digits = tmp_path / "123"
+    digits.mkdir()
+    (digits / "42").write_text("")
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert jail_factory(digits).case_insensitive
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert not jail_factory(digits).case_insensitive
+
+
+def test_a_case_insensitive_root_refuses_every_spelling(
+    jail_factory: Make, root: Path, resolver: str
+) -> None:
+    # the lookups of a case-insensitive filesystem, made with hard links
+    (root / ".env").write_bytes(b"SECRET=1\n")
+    os.link(root / ".env", root / ".ENV")
+    config = root / "jailfs.toml"
+    config.write_text("[jail]\n")
+    os.link(config, root / "JAILFS.TOML")
+    fs = jail_factory(
+        root,
+        resolver=resolver,
+        write=["a/**"],
+        case_insensitive=True,
+        config_file=str(config),
+    )
+    assert fs.policy.casefold
+    for name in (".ENV", ".Env", "JAILFS.TOML", "Jailfs.Toml"):
+        with pytest.raises(AccessDenied):
+            fs.cat_file(name)
+        assert name not in fs.ls("", detail=False)
+    with pytest.raises(InvalidPathError):
+        fs.pipe_file("A/.JAILFS-TMP-x", b"x")
+    fs.pipe_file("A/new.txt", b"ok")  # "A" is "a" there: writable
+    assert (root / "A" / "new.txt").read_bytes() == b"ok"

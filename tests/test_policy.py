@@ -684,3 +684,42 @@ def test_parse_size(value: str | int | None, expected: int | None) -> None:
 def test_parse_size_rejects(value: object) -> None:
     with pytest.raises(ConfigError):
         parse_size(value)  # type: ignore[arg-type]
+
+
+# -- case-insensitive trees ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", [".ENV", ".Env", "k.PEM", "ID_RSA", ".SSH/config", "deploy/.AWS/credentials"]
+)
+def test_casefold_denies_every_spelling_of_a_secret(path: str) -> None:
+    folded = Policy(casefold=True)
+    decision = folded.check("read", path)
+    assert not decision.allowed
+    assert decision.rule.list == "deny"
+    assert (decision.path, decision.resolved) == (path, path)  # answered as asked
+    assert not folded.visible(path, is_dir=False)
+
+
+def test_casefold_matches_allow_and_internal_rules_folded() -> None:
+    exact = Policy(read=["src/**"], write=["src/**"], internal=["jailfs.toml"])
+    folded = Policy(read=["src/**"], write=["src/**"], internal=["jailfs.toml"], casefold=True)
+    assert not exact.check("read", "SRC/a.py").allowed  # another directory here
+    assert folded.check("write", "SRC/a.py").allowed  # the same directory there
+    assert folded.check("read", "JAILFS.TOML").rule.list == "internal"
+    assert exact.check("read", "JAILFS.TOML").rule.list == "read"
+    # the resolved path is folded too, and kept as given
+    decision = folded.check("read", "docs/link", resolved=".SSH/id")
+    assert (decision.allowed, decision.rule.list, decision.resolved) == (False, "deny", ".SSH/id")
+    assert folded.explain("read", ".ENV").rule.pattern == ".env"
+
+
+def test_casefold_is_part_of_the_hash_and_survives_pickling() -> None:
+    folded = Policy(deny=["Private/"], casefold=True)
+    assert folded.hash != Policy(deny=["Private/"]).hash
+    assert Policy().hash == Policy(casefold=False).hash
+    again = pickle.loads(pickle.dumps(folded))
+    assert again.casefold and again.hash == folded.hash
+    assert not again.check("read", "PRIVATE/x").allowed
+    with pytest.raises(InvalidPathError):
+        folded.check("read", "../ESCAPE")
