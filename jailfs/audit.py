@@ -637,8 +637,11 @@ def _lines(path: Path, block: int, limit: int | None = None) -> Iterator[tuple[i
 
 
 def _not_json_reason(data: bytes) -> str:
-    """Why a line does not parse: cut short (does not end its object), or something else."""
-    return "not JSON" if data.rstrip().endswith(b"}") else "truncated line"
+    """Why a line does not parse: an object cut short, or something else."""
+    line = data.strip()
+    if not line:
+        return "empty line"
+    return "truncated line" if line.startswith(b"{") and not line.endswith(b"}") else "not JSON"
 
 
 def _parse_line(data: bytes) -> dict[str, object] | str:

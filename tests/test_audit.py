@@ -551,7 +551,9 @@ def test_verify_catches_a_foreign_line(chain: tuple[Path, list[bytes]]) -> None:
     lines[6] = b'{"seq": 6}\n'
     assert broken(rewrite(segment, lines))[:2] == (False, 7)
     lines[6] = b"\n"
-    assert broken(rewrite(segment, lines)) == (False, 7, "truncated line")
+    assert broken(rewrite(segment, lines)) == (False, 7, "empty line")
+    lines[6] = b"# a README, not a log\n"
+    assert broken(rewrite(segment, lines)) == (False, 7, "not JSON")
 
 
 def test_verify_names_the_broken_file_among_several(tmp_path: Path) -> None:
@@ -643,4 +645,24 @@ def test_canonical_json_is_json_dumps() -> None:
     sample: dict[str, object] = {"b": 'é\u2028"\\', "a": [1, None, True], "c": {"z": 1, "y": 2}}
     assert canonical_json(sample) == json.dumps(
         sample, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def test_a_jail_whose_audit_log_cannot_start_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    real_open = os.open
+
+    def refuse_segments(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).endswith(".jsonl"):  # (root writes anywhere: the refusal is simulated)
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse_segments)
+    with pytest.raises(PermissionError) as failed:
+        jailfs.JailFileSystem(root, audit=str(tmp_path / "audit"))
+    assert str(failed.value).endswith(
+        f"cannot start the audit log in '{tmp_path / 'audit'}': Permission denied"
     )
