@@ -36,7 +36,8 @@ _UNIT_SECONDS: Final = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86
 
 
 def parse_since(text: str, *, now: _dt.datetime | None = None) -> _dt.datetime:
-    """A point in time from ISO-8601 (naive = local time) or a relative age: 30s, 10m, 2h, 1d, 1w.
+    """A point in time from ISO-8601 (without a zone: UTC, as the log shows times) or a relative
+    age: 30s, 10m, 2h, 1d, 1w.
 
     Raises ValueError with a message for anything else.
     """
@@ -51,8 +52,8 @@ def parse_since(text: str, *, now: _dt.datetime | None = None) -> _dt.datetime:
         raise ValueError(
             f"'{text}' is neither an ISO time (2024-05-01T12:00) nor an age like 10m, 2h, 1d"
         ) from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # naive: the local time zone
+    if when.tzinfo is None:  # as the log's "time (UTC)" column shows it
+        return when.replace(tzinfo=_dt.UTC)
     return when.astimezone(_dt.UTC)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import importlib
-import json
 import os
 import stat
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -29,13 +29,14 @@ from jailfs import JailFileSystem, PathEscapeError
 from jailfs.audit import read_log, segment_files, verify_log
 from jailfs.config import CONFIG_NAME, DEFAULT_CONFIG, load_config
 from jailfs.demo import explain_data
-from jailfs.filesystem import TEMP_PREFIX
+from jailfs.filesystem import is_temp
 from jailfs.paths import normalize
 
 from . import _render
 from ._common import (
     EXIT_DENIED,
     EXIT_ERROR,
+    EXIT_USAGE,
     ConfigOpt,
     JailfsGroup,
     JsonOpt,
@@ -135,9 +136,12 @@ def init(
     The root defaults to the config file's own directory ("."). The config file and the audit
     directory (.jailfs-audit, beside it) are always denied to the agent.
     """
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in root):  # (bytes argv could not decode)
+        fail("--root must be valid UTF-8 text", EXIT_USAGE)
+    text = DEFAULT_CONFIG.format(root=_toml_escape(root))
+    tomllib.loads(text)  # (a root the escaping missed fails here, before anything is written)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / CONFIG_NAME
-    text = DEFAULT_CONFIG.format(root=json.dumps(root, ensure_ascii=False)[1:-1])
     try:
         with target.open("w" if force else "x", encoding="utf-8") as fh:
             fh.write(text)
@@ -147,9 +151,26 @@ def init(
     out = console()
     out.print(f"wrote {escape(str(target))}")
     out.print(f"  root   {escape(kwargs['root'])}")
+    if not Path(kwargs["root"]).is_dir():
+        out.print(
+            "  [yellow]note[/]   the root does not exist yet: create it before using the jail"
+        )
     out.print("  rules  read-only; secrets (.env, keys, .ssh/, ...) denied and hidden")
     out.print("  audit  " + escape(str(kwargs.get("audit", "the user state directory"))))
     out.print("next: jailfs check PATH, jailfs tree --show-denied, jailfs log")
+
+
+def _toml_escape(text: str) -> str:
+    """``text`` as the inside of a TOML basic string (quotes, backslashes and controls escaped)."""
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 # -- check -------------------------------------------------------------------------------------
@@ -220,7 +241,7 @@ def _hidden_reason(fs: JailFileSystem, names: tuple[str, ...], is_dir: bool) -> 
     ``names``: the entry's virtual path as listed and, when the listed directory was reached
     through a symlink, its real path; the jail hides it when either is refused.
     """
-    if names[0].rpartition("/")[2].startswith(TEMP_PREFIX):
+    if is_temp(names[0]):
         return "temp", "a temporary file of an atomic write in progress"
     for name in names:
         try:
@@ -397,6 +418,8 @@ def tree(
     """
     with _jail(config) as fs:
         vpath = normalize(path)
+        if vpath and fs.info(vpath)["type"] != "directory":  # (missing: FileNotFoundError)
+            fail(f"'{vpath}' is not a directory")
         found: dict[str, dict[str, Any]] = fs.find(
             vpath, maxdepth=depth, withdirs=True, detail=True
         )
@@ -511,7 +534,10 @@ def log(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only records since an ISO time or an age (10m, 2h, 1d)."),
+        typer.Option(
+            "--since",
+            help="Only records since an ISO time (UTC unless it has a zone) or an age (10m, 2h).",
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=0, help="Only the newest N records.")
@@ -695,7 +721,10 @@ def stats(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only records since an ISO time or an age (10m, 2h, 1d)."),
+        typer.Option(
+            "--since",
+            help="Only records since an ISO time (UTC unless it has a zone) or an age (10m, 2h).",
+        ),
     ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many denied paths to show.")] = 10,
     config: ConfigOpt = None,

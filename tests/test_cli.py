@@ -231,8 +231,19 @@ def test_init_writes_secure_defaults_and_refuses_overwrite(
 
 
 def test_init_root_option(tmp_path: Path) -> None:
-    assert run("init", str(tmp_path), "--root", "work space").exit_code == 0
+    result = run("init", str(tmp_path), "--root", "work space")
+    assert result.exit_code == 0
     assert load_config(tmp_path / "jailfs.toml")["root"] == str(tmp_path / "work space")
+    assert "the root does not exist yet" in result.stdout
+
+
+@pytest.mark.parametrize("root", ['a"b', "a\\b", "a\x7fb", "tab\there", "naïve/ü"])
+def test_init_writes_any_root_as_valid_toml(tmp_path: Path, root: str) -> None:
+    (tmp_path / root).mkdir(parents=True)
+    result = run("init", str(tmp_path), "--root", root)
+    assert result.exit_code == 0, result.output
+    assert load_config(tmp_path / "jailfs.toml")["root"] == str(tmp_path / root)
+    assert "does not exist" not in result.stdout
 
 
 # -- check ---------------------------------------------------------------------------------------
@@ -351,6 +362,13 @@ def test_tree(project: Path) -> None:
     assert [e["path"] for e in run_json("tree", "src", "-L", "1")] == ["src/a.py", "src/b.py"]
     (project / "empty").mkdir()
     assert run_json("tree", "empty") == []
+    missing = run("tree", "nope")
+    assert missing.exit_code == 1
+    assert "'nope': No such file or directory" in one_error_line(missing)
+    a_file = run("tree", "src/a.py", "--json")
+    assert a_file.exit_code == 1
+    assert "'src/a.py' is not a directory" in one_error_line(a_file)
+    assert run("tree", ".env").exit_code == 3  # denied, not "missing"
 
 
 def test_tree_show_denied_below(project: Path) -> None:
@@ -732,3 +750,22 @@ def test_make_demo_entry_point(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "chain verified" in proc.stdout and "DENIED" in proc.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_since_without_a_zone_is_utc_as_the_log_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from jailfs_cli._records import parse_since
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        utc = dt.UTC
+        assert parse_since("2026-11-27T08:29:54") == dt.datetime(
+            2026, 11, 27, 8, 29, 54, tzinfo=utc
+        )
+        assert parse_since("2026-11-27T08:29:54Z") == parse_since("2026-11-27T08:29:54")
+        assert parse_since("2026-11-27T17:29:54+09:00") == parse_since("2026-11-27T08:29:54")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
