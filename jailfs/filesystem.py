@@ -912,10 +912,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _reserve(self, vpath: str, size: int, grow: int | None = None) -> None:
+    def _reserve(
+        self, vpath: str, size: int, grow: int | None = None, *, count: bool = True
+    ) -> None:
         """Refuse a write that makes ``vpath`` ``size`` bytes (``grow`` of them new) if that
         passes ``max_file_size`` or ``write_quota``; otherwise count ``grow`` against the quota.
-        Called before any byte moves."""
+        Called before any byte moves. ``count=False`` only checks (before creating parents for
+        a whole-file write, which reserves for real once its target is resolved)."""
         limit = self.max_file_size
         if limit is not None and size > limit:
             raise QuotaExceeded(
@@ -937,7 +940,8 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                     f"{self._written} used) by {total - quota}",
                     excess=total - quota,
                 )
-            self._written = total
+            if count:
+                self._written = total
 
     def _release(self, size: int) -> None:
         if self.write_quota is not None and size:
@@ -1009,6 +1013,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def pipe_file(self, path: Any, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
         vpath = self._norm(path)
         data = bytes(value) if not isinstance(value, bytes) else value
+        self._reserve(vpath, len(data), count=False)  # (over a limit: no parent is created)
         with self._writable_target(vpath, "pipe_file") as res:
             if mode == "create" and res.st is not None:
                 raise errno_error(17, vpath)
@@ -1411,9 +1416,12 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             self._mkdir(dst, parents=True, exist_ok=True)
             return
         try:
-            self._check_read_size(src, st.st_size)
+            size = st.st_size
+            self._check_read_size(src, size)
+            self._reserve(dst, size, count=False)  # (over a limit: no parent is created)
             with self._writable_target(dst, "cp_file") as dres:
-                copied = self._replace(dres, dst, st.st_size, lambda out: _copy_fd(fd, out))
+                # the size checked and reserved, not more: a file growing meanwhile is cut there
+                copied = self._replace(dres, dst, size, lambda out: _copy_fd(fd, out, size))
         finally:
             raw.close_unchecked(fd)
         self._add_bytes(copied)
@@ -1850,13 +1858,15 @@ def _read_range(fd: int, lo: int, hi: int) -> bytes:
     return b"".join(chunks)
 
 
-def _copy_fd(src: int, dst: int) -> int:
+def _copy_fd(src: int, dst: int, limit: int) -> int:
+    """Copy up to ``limit`` bytes from ``src`` to ``dst``; the bytes copied."""
     total = 0
-    while True:
-        chunk = raw.read_unchecked(src, COPY_CHUNK)
+    while total < limit:
+        chunk = raw.read_unchecked(src, min(COPY_CHUNK, limit - total))
         if not chunk:
-            return total
+            break
         total += raw.write_all_unchecked(dst, chunk)
+    return total
 
 
 def _discard(dir_fd: int, temp: str) -> None:

@@ -228,6 +228,9 @@ def test_max_file_size(jail_factory: Make, tree: Path, resolver: str) -> None:
     with pytest.raises(QuotaExceeded) as exc:
         fs.pipe_file("src/app.py", b"x" * 1025)
     assert exc.value.excess == 1
+    with pytest.raises(QuotaExceeded):  # refused before its parents are made
+        fs.pipe_file("src/new/deep/x.bin", b"x" * 1025)
+    assert not (tree / "src" / "new").exists()
     with pytest.raises(QuotaExceeded), fs.open("src/stream.bin", "wb") as f:
         for _ in range(3):
             f.write(b"y" * 500)
@@ -249,7 +252,28 @@ def test_write_quota(jail_factory: Make, tree: Path, resolver: str) -> None:
     assert snapshot(tree) == before  # the old content is still there
     fs.pipe_file("src/b.txt", b"c" * 40)  # exactly at the quota
     with pytest.raises(QuotaExceeded):
-        fs.touch("src/c.txt") if False else fs.pipe_file("src/c.txt", b"!")
+        fs.pipe_file("src/c.txt", b"!")
+    with pytest.raises(QuotaExceeded):  # refused before its parents are made
+        fs.cp_file("src/a.txt", "src/new/deep/a.txt")
+    assert not (tree / "src" / "new").exists()
+
+
+def test_a_copy_takes_the_size_it_checked(
+    jail_factory: Make, tree: Path, resolver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tree / "src" / "log.txt").write_bytes(b"a" * 100)
+    fs = jail(jail_factory, tree, resolver, write_quota=150)
+    opened = JailFileSystem._open_regular
+
+    def grows_once_open(self: JailFileSystem, *args: Any, **kwargs: Any) -> Any:
+        found = opened(self, *args, **kwargs)
+        with open(tree / "src" / "log.txt", "ab") as f:  # another process appends meanwhile
+            f.write(b"b" * 100)
+        return found
+
+    monkeypatch.setattr(JailFileSystem, "_open_regular", grows_once_open)
+    fs.cp_file("src/log.txt", "src/copy.txt")
+    assert (tree / "src" / "copy.txt").read_bytes() == b"a" * 100  # not 200: the quota held
 
 
 def test_round_trips_give_same_decisions(jail_factory: Make, tree: Path, tmp_path: Path) -> None:
