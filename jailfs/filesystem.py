@@ -1768,26 +1768,45 @@ class JailRawFile(io.FileIO):
             raise error
 
     def commit(self) -> None:
-        """Move the written temp file into place (transactions call this at their end)."""
+        """Move the written temp file into place (transactions call this at their end; that
+        leaves a ``commit`` record, allowed or failed: the ``close`` record came before)."""
         if self.finished or self.target is None or self.temp is None:
             self._release_target()
             return
+        start = time.perf_counter_ns()
         try:
             self.fs._check_still_there(self.target, self.vpath)
             self.fs._commit(self.target, self.temp, self.exclusive, self.vpath)
-        except BaseException:
+        except BaseException as exc:
             _discard(self.target.parent, self.temp)
             self.fs._release(self.reserved)
-            raise
-        finally:
             self._release_target()
+            self._record_end("commit", start, exc)
+            raise
+        self._release_target()
+        self._record_end("commit", start, None)
 
     def discard(self) -> None:
-        """Drop the temp file: the target keeps its old content."""
+        """Drop the temp file: the target keeps its old content (a transaction's discard leaves
+        a ``discard`` record)."""
         if not self.finished and self.target is not None and self.temp is not None:
+            start = time.perf_counter_ns()
             _discard(self.target.parent, self.temp)
             self.fs._release(self.reserved)
+            self._release_target()
+            self._record_end("discard", start, None)
+            return
         self._release_target()
+
+    def _record_end(self, op: str, start: int, error: BaseException | None) -> None:
+        """The record of a transaction's commit or discard of this file (autocommitted files
+        are done when closed: their ``close`` record says it all)."""
+        if self.autocommit or not self.record_close:
+            return
+        call = _Call(op, self.vpath, None)
+        call.nbytes = self.bytes_written
+        call.tool = self.tool
+        self.fs._finish(call, start, error)
 
     def _release_target(self) -> None:
         self.finished = True

@@ -111,3 +111,37 @@ def test_paths_passed_by_keyword_are_recorded(tmp_path: Path, jail_factory: Any)
         ("rm", "c.txt", None, "allow"),
         ("read_text", "b.txt", None, "allow"),
     ]
+
+
+def test_a_transaction_records_its_commit_or_discard(
+    tmp_path: Path, jail_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    fs = jail_factory(root, write=["**"])
+    with fs.transaction, fs.open("a.txt", "wb") as f:
+        f.write(b"hello")
+    with pytest.raises(RuntimeError), fs.transaction:
+        with fs.open("b.txt", "wb") as f:
+            f.write(b"bye")
+        raise RuntimeError("abandon")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError(116, "changed while being written", "c.txt")
+
+    monkeypatch.setattr(fs, "_commit", refuse)
+    with pytest.raises(OSError), fs.transaction, fs.open("c.txt", "wb") as f:
+        f.write(b"lost")
+    assert sorted(p.name for p in root.iterdir()) == ["a.txt"]  # no b.txt, no c.txt, no temp
+    records = [(r["op"], r["path"], r["decision"], r["bytes"]) for r in fs.audit.records()[1:]]
+    assert records == [
+        ("open", "a.txt", "allow", None),
+        ("close", "a.txt", "allow", 5),
+        ("commit", "a.txt", "allow", 5),
+        ("open", "b.txt", "allow", None),
+        ("close", "b.txt", "allow", 3),
+        ("discard", "b.txt", "allow", 3),
+        ("open", "c.txt", "allow", None),
+        ("close", "c.txt", "allow", 4),
+        ("commit", "c.txt", "error", 4),  # the close said allow; this says it was not written
+    ]
