@@ -568,30 +568,41 @@ class _Spec:
     LAST such pattern of the list wins. :class:`_Matcher` answers that for several lists at once.
     """
 
-    __slots__ = ("_below", "below_any", "compiled", "empty", "negative", "rules")
+    __slots__ = ("_below", "_below_any", "_below_index", "compiled", "empty", "negative", "rules")
 
     def __init__(self, rules: Sequence[tuple[Rule, _Compiled]], *, use_re2: bool) -> None:
         self.rules = tuple(rule for rule, _ in rules)
         self.negative = tuple(c.negative for _, c in rules)
         #: (pattern index, compiled) of every pattern that can match something
         self.compiled = tuple((i, c) for i, (_, c) in enumerate(rules) if c.regex is not None)
-        below = [c.below for _, c in rules if c.below is not None and not c.negative]
-        self.below_any = "" in below
-        below = [r for r in below if r]
-        self._below = (_re2_set(below) if use_re2 else None) or _alternation(below)
+        below = [
+            (i, c.below) for i, (_, c) in enumerate(rules) if c.below is not None and not c.negative
+        ]
+        #: the last positive pattern that may match below any directory, or -1
+        self._below_any = max((i for i, regex in below if not regex), default=-1)
+        specific = [(i, regex) for i, regex in below if regex]
+        #: the pattern index of each regex of ``_below``
+        self._below_index = tuple(i for i, _ in specific)
+        regexes = [regex for _, regex in specific]
+        self._below = (_re2_set(regexes) if use_re2 else None) or _alternation(regexes)
 
     def is_match(self, index: int) -> bool:
         return index >= 0 and not self.negative[index]
 
-    def may_match_below(self, path: str) -> bool:
-        """Whether some positive pattern could match a path strictly below directory ``path``."""
-        if self.below_any:
+    def may_match_below(self, path: str, after: int = -1) -> bool:
+        """Whether some positive pattern after pattern ``after`` could match a path strictly
+        below directory ``path``. (Below a directory that a "!" pattern k decides, only a later
+        pattern can bring anything back: pass k.)"""
+        if self._below_any > after:
             return True
         below = self._below
         if below is None:
             return False
         data = path.encode("utf-8", "surrogateescape")
-        return bool(below.fullmatch(data) if isinstance(below, re.Pattern) else below.Match(data))
+        if isinstance(below, re.Pattern):  # the alternation matches the last regex it can
+            m = below.fullmatch(data)
+            return m is not None and self._below_index[-(m.lastindex or 1)] > after
+        return any(self._below_index[i] > after for i in below.Match(data) or ())
 
 
 #: slots of :meth:`_Matcher.best` for list k: ``2 * k + _AS_DIR`` and ``2 * k + _AS_FILE``
@@ -1060,7 +1071,8 @@ class Policy:
         if _by_name(best, _DENY, self._deny.negative) >= 0:
             return False
         read = self._read
-        return read.is_match(best[_ACCESS_DIR]) or read.may_match_below(path)
+        found = best[_ACCESS_DIR]
+        return read.is_match(found) or read.may_match_below(path, after=found)
 
     def _internal_rule(self, path: str) -> Rule | None:
         for root, below, i in self._internal:

@@ -356,6 +356,23 @@ def test_visible_hides_denied_dirs_and_shows_negated_parents() -> None:
     assert policy.check("read", "build/keep/x").allowed
 
 
+@pytest.mark.parametrize("use_re2", [True, False], ids=["re2", "python-re"])
+def test_visible_hides_what_a_negation_excludes_entirely(
+    use_re2: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(policy_module, "_USE_RE2", use_re2)
+    policy = Policy(read=["**", "!private/"], presets=())
+    for d in ("private", "private/sub", "private/sub/deeper"):
+        assert not policy.visible(d, is_dir=True), d  # nothing below can be read
+    assert policy.visible("public", is_dir=True)
+    again = Policy(read=["**", "!private/", "private/keep/**", "!private/keep/old/"], presets=())
+    assert again.visible("private", is_dir=True)  # a later line brings private/keep back
+    assert again.visible("private/keep", is_dir=True)
+    assert again.visible("private/keep/new", is_dir=True)
+    assert not again.visible("private/other", is_dir=True)
+    assert not again.visible("private/keep/old", is_dir=True)
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 
