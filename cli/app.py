@@ -610,6 +610,9 @@ def _follow(
     try:
         while True:
             batch = tail.poll()
+            for problem in tail.problems:
+                typer.echo(f"jailfs: warning: {problem}", err=True)
+            tail.problems.clear()
             batch = select(batch, keep, limit) if first else [r for r in batch if keep(r)]
             first = False
             for rec in batch:

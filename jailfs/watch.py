@@ -114,12 +114,16 @@ class LogTail:
 
     ``from_start``: the first :meth:`poll` returns every record already there; otherwise only
     records written after construction (segments created later are read from their start). Only
-    complete lines are returned; a line that is not JSON is skipped.
+    complete lines are returned; a line that is not a JSON object is skipped and named in
+    :attr:`problems` (``file:line``, counted from where the tail started reading the file).
     """
 
     def __init__(self, target: str | os.PathLike[str], *, from_start: bool = True) -> None:
         self.target = Path(target)
         self._offsets: dict[Path, int] = {}
+        self._lines: dict[Path, int] = {}
+        #: the lines skipped so far, as "file:line: why"; the caller may report and clear them
+        self.problems: list[str] = []
         if not from_start:
             for file in self._files():
                 self._offsets[file] = _size(file)
@@ -145,12 +149,15 @@ class LogTail:
                 continue
             self._offsets[file] = offset + end + 1
             for line in data[: end + 1].splitlines():
+                lineno = self._lines[file] = self._lines.get(file, 0) + 1
                 try:
                     record = json.loads(line)
                 except ValueError:
-                    continue
+                    record = None
                 if isinstance(record, dict):
                     out.append(record)
+                else:
+                    self.problems.append(f"{file}:{lineno}: not an audit record, skipped")
         out.sort(key=lambda r: (str(r.get("ts")), str(r.get("session")), _int(r.get("seq"))))
         return out
 

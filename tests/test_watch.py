@@ -188,6 +188,24 @@ def test_log_tail(tmp_path: Path) -> None:
     (tmp_path / "b.jsonl").write_text('{"ts":"0","session":"t","seq":0}\n')
     assert [(r["session"], r["seq"]) for r in tail.poll()] == [("t", 0), ("s", 2)]
     assert tail.poll() == []
+    assert tail.problems == []
+
+
+def test_log_tail_names_the_lines_it_skips(tmp_path: Path) -> None:
+    segment = tmp_path / "a.jsonl"
+    segment.write_text('{"ts":"1","session":"s","seq":0}\ngarbage\n["a", "list"]\n')
+    tail = LogTail(tmp_path)
+    assert [r["seq"] for r in tail.poll()] == [0]
+    assert tail.problems == [
+        f"{segment}:2: not an audit record, skipped",
+        f"{segment}:3: not an audit record, skipped",
+    ]
+    result = CliRunner().invoke(
+        app, ["log", "--follow", "--timeout", "1", "--nl", "--audit-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["seq"] for line in result.stdout.splitlines()] == [0]
+    assert f"jailfs: warning: {segment}:2: not an audit record, skipped" in result.stderr
 
 
 # -- the command -------------------------------------------------------------------------------
