@@ -548,6 +548,10 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if res.path != vpath and not self._visible(res.path, res.is_dir):
             # where a link to a hidden path leads stays hidden, as in info() and errors
             decision = dataclasses.replace(decision, resolved="(hidden)", hops=())
+        elif any(not self._visible(hop, False) for hop in decision.hops):
+            # so does a link on the way that lies in a hidden place
+            shown = tuple(h if self._visible(h, False) else "(hidden)" for h in decision.hops)
+            decision = dataclasses.replace(decision, hops=shown)
         return decision
 
     # -- info and listings --------------------------------------------------------------------

@@ -346,3 +346,18 @@ def test_internal_paths_are_denied(tmp_path: Path, resolver: str) -> None:
     changed = {k for k in after if after[k] != before.get(k)}
     assert changed <= {k for k in after if k.startswith(".audit")} | {"."}
     fs.close()
+
+
+def test_explain_never_names_a_hidden_place_on_the_way(
+    jail_factory: Make, tree: Path, resolver: str
+) -> None:
+    (tree / "public").mkdir()
+    (tree / "public" / "page.md").write_text("hi")
+    (tree / ".ssh").mkdir(exist_ok=True)
+    os.symlink("../public/page.md", tree / ".ssh" / "hop")  # a link inside a hidden directory
+    os.symlink(".ssh/hop", tree / "entry")
+    fs = jail(jail_factory, tree, resolver)
+    decision = fs.explain("read", "entry")
+    assert decision.resolved == "public/page.md"  # the target itself is visible
+    assert decision.hops == ("entry", "(hidden)")
+    assert ".ssh" not in repr(decision)
