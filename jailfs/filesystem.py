@@ -7,6 +7,7 @@ fds -> record (one audit line per public call, written before it returns).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import dataclasses
 import datetime as _dt
@@ -1152,6 +1153,10 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             else {}
         )
         binary_mode = mode.replace("t", "") if "b" in mode else mode.replace("t", "") + "b"
+        if "b" not in mode:  # a bad encoding or newline fails here, before anything is made
+            codecs.lookup(text_kwargs.get("encoding") or "utf-8")
+            if text_kwargs.get("newline") not in (None, "", "\n", "\r", "\r\n"):
+                raise ValueError(f"illegal newline value: {text_kwargs['newline']!r}")
         autocommit = kwargs.pop("autocommit", not self._intrans)
         f: Any = self._open(path, binary_mode, block_size, autocommit, cache_options, **kwargs)
         opened = f

@@ -196,6 +196,14 @@ def test_update_mode_creates_no_parents(fs: JailFileSystem, root: Path) -> None:
     assert not (root / "n2").exists()
 
 
+def test_a_bad_text_option_creates_nothing(fs: JailFileSystem, root: Path) -> None:
+    with pytest.raises(LookupError):
+        fs.open("n3/x.txt", "w", encoding="no-such-codec")
+    with pytest.raises(ValueError, match="newline"):
+        fs.open("n3/x.txt", "w", newline="x")
+    assert not (root / "n3").exists()
+
+
 def test_pipe_file_preserves_mode_and_is_atomic(fs: JailFileSystem, root: Path) -> None:
     os.chmod(root / "top.txt", 0o640)
     fs.pipe_file("top.txt", b"v2")
