@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jailfs.audit import SESSION_OP
-from jailfs.demo import DemoReport, DemoStep, run_demo
+from jailfs.demo import REPORT_ACTOR, DemoReport, DemoStep, run_demo
 
 from . import _render
 from ._common import console
@@ -94,10 +94,11 @@ def _summary(report: DemoReport) -> None:
     out.print(decisions)
     out.print()
 
-    calls = [r for r in report.records if r.get("op") != SESSION_OP]
+    agent = [r for r in report.records if r.get("actor") != REPORT_ACTOR]  # (not the table's)
+    calls = [r for r in agent if r.get("op") != SESSION_OP]
     out.print(_render.log_table(calls, title="Audit log"))
     out.print()
-    for table in _render.stats_tables(compute_stats(report.records)):
+    for table in _render.stats_tables(compute_stats(agent)):
         out.print(table)
         out.print()
 

@@ -202,6 +202,8 @@ SCRIPT: Final[tuple[Step, ...]] = (
     ),
 )
 
+#: the actor of the report's explain() questions (the audit log keeps them apart)
+REPORT_ACTOR = "demo-report"
 #: (op, path) pairs whose decisions the report explains
 EXPLAINED: Final[tuple[tuple[str, str], ...]] = (
     ("read", "src/app.py"),
@@ -401,9 +403,14 @@ def run_demo(
             steps.append(done)
             if on_step is not None:
                 on_step(done)
-        decisions = [explain_data(fs, op, path) for op, path in EXPLAINED]
     finally:
         fs.close()
+    # the report's own questions are asked as another actor: they are not the agent's calls
+    reporter = JailFileSystem.from_config(example.config, actor=REPORT_ACTOR)
+    try:
+        decisions = [explain_data(reporter, op, path) for op, path in EXPLAINED]
+    finally:
+        reporter.close()
     sha_after, mtime_after = _fingerprint(example.secret_file)
     from jailfs.audit import read_log
 

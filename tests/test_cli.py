@@ -738,6 +738,13 @@ def test_demo_keeps_dir(tmp_path: Path) -> None:
     assert (target / "project" / "README.md").read_text().startswith("# greeter")
     result = run("verify", "--config", str(target / "project" / "jailfs.toml"))
     assert result.exit_code == 0
+    # the report's questions are logged apart from the agent's calls
+    config = str(target / "project" / "jailfs.toml")
+    asked = run_json("log", "--actor", "demo-report", "--config", config)
+    assert asked and {r["op"] for r in asked} == {"explain"}
+    assert "explain" not in {
+        r["op"] for r in run_json("log", "--actor", "demo-agent", "--config", config)
+    }
     result = run("demo", "--dir", str(target))
     assert result.exit_code == 1
     assert "not empty" in one_error_line(result)
