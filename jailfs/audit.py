@@ -22,7 +22,10 @@ Records
         path      the virtual path the caller named, or null
         dest      the second path of copy/rename, or null
         resolved  the virtual path ``path`` resolved to (symlinks followed), or null
-        decision  "allow" | "deny" | "error" | "external" (a change seen outside the jail API)
+        decision  "allow"; "deny" (the jail refused the call: a rule, an escape, an invalid path,
+                  an unsupported file type, a limit); "error" (the operating system failed it);
+                  or "external" (a change seen outside the jail API). ``explain`` answers a
+                  question, so it is "allow" even when the answer is "denied"
         reason    short reason of a refusal or failure ("denied", "escape", ...), or null
         rule      the rule that decided, or null
         error     the error message, or null

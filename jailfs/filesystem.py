@@ -211,7 +211,10 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
     allow_symlink_creation: let ``symlink`` create relative links that stay inside.
     read, write, deny, protect, presets: the policy's gitignore-style rule lists
         (see :class:`jailfs.Policy`). The default jail is read-only with secrets denied.
-    max_file_size, write_quota: size limits (bytes or strings like "10 MiB").
+    max_file_size, write_quota: size limits (bytes or strings like "10 MiB"). No file may be
+        written past ``max_file_size``, nor opened or read whole when larger; ``cat_file`` of a
+        byte range reads at most that many bytes of a larger file. ``write_quota`` caps the
+        bytes this jail instance writes.
     audit: an audit directory, or ":memory:"; default: a per-root directory in the user's
         state directory. actor: who the records name. audit_fsync: fsync each record.
     config_file: the jailfs.toml this jail came from (denied to the agent if under the root).
