@@ -46,6 +46,7 @@ from jailfs.resolver import Resolved, Resolver, ResolverKind
 #: prefix of the hidden temporary files of atomic writes; such names never appear in results and
 #: can never be named by a caller
 TEMP_PREFIX = ".jailfs-tmp-"
+_TEMP_LEN = len(TEMP_PREFIX)
 #: where a root whose names tell nothing is taken as case-insensitive (macOS and Windows defaults)
 _CASE_INSENSITIVE_PLATFORMS = ("darwin", "win32", "cygwin")
 #: bytes copied per read when streaming a file
@@ -115,7 +116,8 @@ _COUNTED = (list, dict)
 def is_temp(vpath: str) -> bool:
     """Whether the last name of ``vpath`` is a temp file's, in any case (a case-insensitive
     filesystem would take ".JAILFS-TMP-x" for one)."""
-    return paths.basename(vpath)[: len(TEMP_PREFIX)].lower() == TEMP_PREFIX
+    name = vpath.rpartition("/")[2]
+    return name[:1] == "." and name[:_TEMP_LEN].lower() == TEMP_PREFIX
 
 
 def _display(value: Any) -> str | None:
