@@ -336,7 +336,11 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return rel.replace(os.sep, "/")
 
     def close(self) -> None:
-        """Close the root fd and the audit segment; the jail is unusable afterwards."""
+        """Close the root fd and the audit segment; the jail is unusable afterwards. The files
+        of a transaction still open are discarded (their temp files removed, each recorded)."""
+        pending = self._transaction
+        if self._intrans and pending is not None and self._root_fd >= 0:
+            pending.complete(commit=False)
         if self._root_fd >= 0:
             raw.close_unchecked(self._root_fd)
             self._root_fd = -1

@@ -145,3 +145,19 @@ def test_a_transaction_records_its_commit_or_discard(
         ("close", "c.txt", "allow", 4),
         ("commit", "c.txt", "error", 4),  # the close said allow; this says it was not written
     ]
+
+
+def test_closing_a_jail_discards_an_unfinished_transaction(
+    tmp_path: Path, jail_factory: Any
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    fs = jail_factory(root, write=["**"])
+    fs.start_transaction()
+    with fs.open("a.txt", "wb") as f:
+        f.write(b"never ended")
+    assert len(list(root.iterdir())) == 1  # the hidden temp file, waiting
+    records = fs.audit.records
+    fs.close()
+    assert list(root.iterdir()) == []
+    assert [(r["op"], r["path"]) for r in records()[-1:]] == [("discard", "a.txt")]
