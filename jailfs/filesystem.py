@@ -281,8 +281,9 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self.write_quota = parse_size(write_quota)
         self._written = 0
         self._quota_lock = threading.Lock()
-        #: held by symlink() and mv(): a link made while a move checks its tree waits for it
-        self._links_lock = threading.Lock()
+        #: held by symlink() and all of mv(): a link made, or moved in, while a move checks
+        #: its tree waits for it
+        self._links_lock = threading.RLock()
         self._tls = _ThreadState()
         audit_target = audit if audit is not None else default_audit_dir(host_root)
         hosts = [config_file, *internal]
@@ -1509,6 +1510,12 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         maxdepth: int | None = None,
         **kwargs: Any,
     ) -> None:
+        # One move or symlink() at a time, from the listing of the tree to its rename: no call
+        # of this jail can add a link to a tree while its links are checked.
+        with self._links_lock:
+            self._move(path1, path2)
+
+    def _move(self, path1: Any, path2: Any) -> None:
         src = self._norm(path1)
         dst = self._norm(path2)
         self._refuse_root(src, "mv")
@@ -1539,7 +1546,6 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         self._check_members("mv", [(m.path, m.is_dir) for m in members])
         self._check_members("mv", [(dst + n[len(src) :], m.is_dir) for n, m in moved])
         with (
-            self._links_lock,
             self._resolve(src, "write", "mv", follow=False) as sres,
             self._resolve(dst, "write", "mv", create_parents=True, must_exist=False) as dres,
         ):
@@ -1559,16 +1565,35 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 raise OSError(22, "cannot move a directory into itself", dst)
             if dres.st is not None and stat.S_ISDIR(dres.st.st_mode) != top.is_dir:
                 raise errno_error(21 if dres.is_dir else 20, dst)
+            self._reads_stay(src, real_src, dres.path, members)
             self._links_stay_inside(src, real_src, dres.path, members)
             raw.rename_unchecked(sres.parent, sres.name, dres.parent, dres.name)
         self._set_count(len(members))
+
+    def _reads_stay(self, src: str, real_src: str, real_dst: str, members: list[_Member]) -> None:
+        """Refuse a move that would make a file readable that may not be read where it is:
+        read rules go by name, so a rename could turn a write-only file into a readable one."""
+        check = self.policy.check
+        for m in members:
+            if m.is_dir:
+                continue
+            here = check("read", m.path)
+            if not here.allowed and check("read", real_dst + m.path[len(real_src) :]).allowed:
+                name = src + m.path[len(real_src) :]
+                raise AccessDenied(
+                    "mv",
+                    name,
+                    str(here.rule),
+                    f"mv '{src}' is refused: '{name}' may not be read, and would be readable "
+                    "at its new place",
+                )
 
     def _links_stay_inside(
         self, src: str, real_src: str, real_dst: str, members: list[_Member]
     ) -> None:
         """Refuse a move that would leave a symlink pointing outside the root: a relative
         target means something else from another directory ("../x" from one level deeper).
-        Links are read when the tree is listed; symlink() waits for the move (one lock)."""
+        Links are read when the tree is listed, under the lock that symlink() and mv() hold."""
         for m in members:
             if m.link is None:
                 continue

@@ -6,8 +6,10 @@ import os
 import stat
 import sys
 import threading
+import types
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from jailfs import (
     AccessDenied,
     HardlinkRefused,
     InvalidPathError,
+    JailError,
     JailFileSystem,
     PathEscapeError,
     UnsupportedFileType,
@@ -478,3 +481,68 @@ def test_a_case_insensitive_root_refuses_every_spelling(
         fs.pipe_file("A/.JAILFS-TMP-x", b"x")
     fs.pipe_file("A/new.txt", b"ok")  # "A" is "a" there: writable
     assert (root / "A" / "new.txt").read_bytes() == b"ok"
+
+
+def test_mv_refuses_to_make_an_unreadable_file_readable(
+    jail_factory: Make, root: Path, resolver: str
+) -> None:
+    (root / "inbox").mkdir()
+    (root / "inbox" / "report.txt").write_bytes(b"CONFIDENTIAL")
+    (root / "x.log").write_bytes(b"LOG-SECRET")
+    fs = jail_factory(
+        root, resolver=resolver, read=["**", "!inbox/", "!*.log"], write=["**"], presets=()
+    )
+    for src, dst in (("inbox", "outbox"), ("inbox/report.txt", "report.txt"), ("x.log", "x.txt")):
+        with pytest.raises(AccessDenied) as refused:
+            fs.mv(src, dst)
+        assert "would be readable at its new place" in str(refused.value)
+        assert not (root / dst).exists()
+    assert (root / "inbox" / "report.txt").read_bytes() == b"CONFIDENTIAL"
+    assert (root / "x.log").read_bytes() == b"LOG-SECRET"
+    fs.mv("x.log", "y.log")  # unreadable before and after: a write-only file may move
+    fs.mv("inbox/report.txt", "inbox/final.txt")
+    assert (root / "inbox" / "final.txt").read_bytes() == b"CONFIDENTIAL"
+
+
+@pytest.mark.parametrize("racer", ["symlink", "mv"])
+def test_no_link_slips_into_a_tree_while_mv_checks_it(
+    jail_factory: Make, root: Path, tmp_path: Path, racer: str
+) -> None:
+    (root / "a" / "d").mkdir(parents=True)
+    (root / "p" / "q").mkdir(parents=True)
+    os.symlink("../../top.txt", root / "p" / "q" / "l")  # root/top.txt from p/q: inside
+    fs = jail_factory(root, write=["**"], presets=(), allow_symlink_creation=True)
+    listing, go = threading.Event(), threading.Event()
+    listed = JailFileSystem._tree
+
+    def slow_tree(self: JailFileSystem, *args: Any, **kwargs: Any) -> Any:
+        found = listed(self, *args, **kwargs)
+        listing.set()
+        go.wait(10)  # the racer runs now, between the listing and the rename
+        return found
+
+    fs._tree = types.MethodType(slow_tree, fs)  # type: ignore[method-assign]
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            if racer == "symlink":
+                fs.symlink("../../top.txt", "a/d/l")  # inside from a/d; outside from d/
+            else:
+                fs.mv("p/q/l", "a/d/l")
+        except (OSError, JailError) as exc:
+            errors.append(exc)
+
+    mover = threading.Thread(target=fs.mv, args=("a/d", "d"))
+    mover.start()
+    assert listing.wait(10)
+    racing = threading.Thread(target=race)
+    racing.start()
+    racing.join(0.5)
+    go.set()
+    mover.join(10)
+    racing.join(10)
+    assert not mover.is_alive() and not racing.is_alive()
+    assert not os.path.lexists(root / "d" / "l")  # it came after the move, or not at all
+    for link in root.rglob("l"):
+        assert (root / "top.txt").samefile(link)  # every link still leads inside
