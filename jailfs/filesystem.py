@@ -40,7 +40,7 @@ from jailfs.errors import (
     UnsupportedFileType,
     errno_error,
 )
-from jailfs.policy import Access, Decision, Policy, parse_size
+from jailfs.policy import Access, Decision, Policy, fold, parse_size
 from jailfs.resolver import Resolved, Resolver, ResolverKind
 
 #: prefix of the hidden temporary files of atomic writes; such names never appear in results and
@@ -114,10 +114,14 @@ _COUNTED = (list, dict)
 
 
 def is_temp(vpath: str) -> bool:
-    """Whether the last name of ``vpath`` is a temp file's, in any case (a case-insensitive
-    filesystem would take ".JAILFS-TMP-x" for one)."""
+    """Whether the last name of ``vpath`` is a temp file's, in any spelling a case-insensitive
+    filesystem would take for one (".JAILFS-TMP-x")."""
     name = vpath.rpartition("/")[2]
-    return name[:1] == "." and name[:_TEMP_LEN].lower() == TEMP_PREFIX
+    if name[:1] != ".":
+        return False
+    if name.isascii():
+        return name[:_TEMP_LEN].lower() == TEMP_PREFIX
+    return fold(name).startswith(TEMP_PREFIX)
 
 
 def _display(value: Any) -> str | None:

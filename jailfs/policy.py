@@ -852,9 +852,11 @@ def _patterns(name: str, value: object) -> list[str]:
 
 
 def fold(text: str) -> str:
-    """``text`` as a case-insensitive filesystem compares names: NFC, then lower case (exact
-    for ASCII; other scripts follow Unicode's simple rules, which a filesystem may not)."""
-    return unicodedata.normalize("NFC", text).lower()
+    """``text`` as a case-insensitive filesystem compares names, or folded further: canonical
+    normalization and Unicode's full case folding ("ß" and "ss", U+017F and "s" are one). It folds
+    at least as much as such filesystems do, so a deny rule matches every spelling of the names
+    it denies (an allow rule may match a few spellings more). It never makes a "/" or a "."."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
 
 
 def _compile_list(

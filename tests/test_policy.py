@@ -707,7 +707,19 @@ def test_parse_size_rejects(value: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [".ENV", ".Env", "k.PEM", "ID_RSA", ".SSH/config", "deploy/.AWS/credentials"]
+    "path",
+    [
+        ".ENV",
+        ".Env",
+        "k.PEM",
+        "ID_RSA",
+        ".SSH/config",
+        "deploy/.AWS/credentials",
+        "id_r\u017fa",  # a long s: "s" under full case folding
+        ".\u017f\u017fh/config",
+        "CLIENT_SECRET_1.JSON",
+        "Cafe\u0301/.env",  # (a decomposed accent on the way changes nothing)
+    ],
 )
 def test_casefold_denies_every_spelling_of_a_secret(path: str) -> None:
     folded = Policy(casefold=True)
@@ -740,3 +752,11 @@ def test_casefold_is_part_of_the_hash_and_survives_pickling() -> None:
     assert not again.check("read", "PRIVATE/x").allowed
     with pytest.raises(InvalidPathError):
         folded.check("read", "../ESCAPE")
+
+
+def test_fold_never_changes_the_shape_of_a_path() -> None:
+    assert policy_module.fold("\uff21/\uff0e\uff0e") == "\uff41/\uff0e\uff0e"  # fullwidth stays
+    assert policy_module.fold("Stra\u00dfe/X") == "strasse/x"
+    assert policy_module.fold("Cafe\u0301") == "caf\u00e9"  # one spelling of one name
+    with pytest.raises(InvalidPathError):
+        Policy(casefold=True).check("read", "a/../b")
