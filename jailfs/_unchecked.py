@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
+import platform
+import struct
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -103,8 +106,26 @@ def open_root_unchecked(host_path: str, *, create: bool) -> int:
     return os.open(host_path, os.O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 
 
-#: entries of the root looked at, at most, for a name that tells whether case matters
-CASE_PROBES = 64
+#: ext4/f2fs "casefold" directory flag (FS_CASEFOLD_FL), read with FS_IOC_GETFLAGS
+_CASEFOLD_FL = 0x40000000
+#: FS_IOC_GETFLAGS, _IOR('f', 1, long), where ioctl numbers use the common encoding
+_FS_IOC_GETFLAGS = (
+    (2 << 30) | (struct.calcsize("l") << 16) | (ord("f") << 8) | 1
+    if platform.machine() in ("x86_64", "amd64", "i386", "i686", "aarch64", "arm64", "riscv64")
+    or platform.machine().startswith("arm")
+    else None
+)
+
+
+def _casefold_flag(dir_fd: int) -> bool:
+    """Whether the directory carries the ext4/f2fs casefold flag (False where unknown)."""
+    if _FS_IOC_GETFLAGS is None or not sys.platform.startswith("linux"):
+        return False
+    try:
+        flags = fcntl.ioctl(dir_fd, _FS_IOC_GETFLAGS, bytes(8))
+    except OSError:  # a filesystem without inode flags
+        return False
+    return bool(int.from_bytes(flags[:4], sys.byteorder) & _CASEFOLD_FL)
 
 
 def _same_entry_in_other_case(dir_fd: int, name: str) -> bool | None:
@@ -125,14 +146,18 @@ def _same_entry_in_other_case(dir_fd: int, name: str) -> bool | None:
 
 
 def case_insensitive_unchecked(root_fd: int, host_root: str) -> bool | None:
-    """Whether names in the root directory match regardless of case, read off an entry of the
-    root (or the root's own name, where its parent is on the same filesystem); None when no name
-    with a letter tells. Nothing is created. Subdirectories on another filesystem, or with
-    their own case folding (ext4 ``+F``), are not seen."""
+    """Whether names in the root directory match regardless of case; None when nothing tells.
+
+    Asked in order: the casefold flag of the root (ext4, f2fs); every entry of the root until
+    one with an ASCII letter answers (on such a filesystem any one does, so names an agent adds
+    cannot hide the answer); the root's own name, where its parent is on the same filesystem.
+    Nothing is created. Subdirectories on another filesystem, or with their own flag, are not
+    seen.
+    """
+    if _casefold_flag(root_fd):
+        return True
     with os.scandir(root_fd) as entries:
-        for count, entry in enumerate(entries):
-            if count >= CASE_PROBES:
-                break
+        for entry in entries:
             found = _same_entry_in_other_case(root_fd, entry.name)
             if found is not None:
                 return found

@@ -442,6 +442,9 @@ def test_case_sensitivity_is_read_off_the_root(
     (folding / "Notes.txt").write_text("n")
     os.link(folding / "Notes.txt", folding / "nOTES.TXT")
     assert jail_factory(folding).case_insensitive
+    for i in range(3000):  # names without a letter, as an agent could add: they hide nothing
+        (folding / str(i)).write_bytes(b"")
+    assert jail_factory(folding).case_insensitive
     # nothing in the root tells (no name with a letter), so its own name is asked ...
     bare = tmp_path / "empty"
     bare.mkdir()
@@ -454,6 +457,12 @@ def test_case_sensitivity_is_read_off_the_root(
     assert jail_factory(digits).case_insensitive
     monkeypatch.setattr(sys, "platform", "linux")
     assert not jail_factory(digits).case_insensitive
+    # an ext4/f2fs directory with the casefold flag says so itself, whatever its names
+    import jailfs._unchecked as raw
+
+    flags = (0x40000000 | 0x80000).to_bytes(4, sys.byteorder) + bytes(4)
+    monkeypatch.setattr(raw.fcntl, "ioctl", lambda fd, request, arg: flags)
+    assert jail_factory(sensitive).case_insensitive
 
 
 def test_a_case_insensitive_root_refuses_every_spelling(
