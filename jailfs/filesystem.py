@@ -47,6 +47,8 @@ from jailfs.resolver import Resolved, Resolver, ResolverKind
 #: can never be named by a caller
 TEMP_PREFIX = ".jailfs-tmp-"
 _TEMP_LEN = len(TEMP_PREFIX)
+#: the setuid and setgid bits, never kept on a file the agent writes
+_SET_ID = stat.S_ISUID | stat.S_ISGID
 #: where a root whose names tell nothing is taken as case-insensitive (macOS and Windows defaults)
 _CASE_INSENSITIVE_PLATFORMS = ("darwin", "win32", "cygwin")
 #: bytes copied per read when streaming a file
@@ -898,6 +900,19 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             raise HardlinkRefused(vpath)
         return fd, st
 
+    def _open_to_write(self, res: Resolved, vpath: str, flags: int) -> tuple[int, os.stat_result]:
+        """:meth:`_open_regular` for writing in place, without the setuid and setgid bits: what
+        the kernel does for an unprivileged writer, done for every writer (a jail running as
+        root would keep them otherwise), so the agent's bytes never run with them."""
+        fd, st = self._open_regular(res, vpath, flags, writing=True)
+        if st.st_mode & _SET_ID:
+            try:
+                raw.fchmod_unchecked(fd, stat.S_IMODE(st.st_mode) & ~_SET_ID)
+            except BaseException:
+                raw.close_unchecked(fd)
+                raise
+        return fd, st
+
     def _check_read_size(self, vpath: str, size: int) -> None:
         limit = self.max_file_size
         if limit is not None and size > limit:
@@ -1117,7 +1132,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if kind == "update":  # r+: in place; it must exist (nothing is created) and be readable
             with self._resolve(vpath, "write", "open") as res:
                 self._require("read", vpath, res.path, False, "open")
-                fd, st = self._open_regular(res, vpath, flags, writing=True)
+                fd, st = self._open_to_write(res, vpath, flags)
             rawf = JailRawFile(self, vpath, fd, "r+")
             rawf.size = st.st_size
             return _JailRandom(rawf)
@@ -1133,7 +1148,7 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
                         raw.close_unchecked(fd)
                         raise HardlinkRefused(vpath)
                 else:
-                    fd, _ = self._open_regular(res, vpath, flags, writing=True)
+                    fd, _ = self._open_to_write(res, vpath, flags)
                 rawf = JailRawFile(self, vpath, fd, "a+" if plus else "a")
                 rawf.size = raw.fstat_unchecked(fd).st_size
                 res.close()

@@ -230,6 +230,15 @@ def test_no_setuid_setgid_or_sticky_bit(fs: JailFileSystem, root: Path) -> None:
     os.chmod(target, 0o4755)
     fs.pipe_file("top.txt", b"agent's content")
     assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    # ... and written in place, as well (root keeps the bits where the kernel would not)
+    for mode, bits in (("ab", 0o4755), ("r+b", 0o6755)):
+        os.chmod(target, bits)
+        with fs.open("top.txt", mode) as f:
+            f.write(b"!")
+        assert stat.S_IMODE(target.stat().st_mode) == 0o755, mode
+    os.chmod(target, 0o4755)
+    fs.touch("top.txt", truncate=False)  # no content written: the host's mode stays
+    assert stat.S_IMODE(target.stat().st_mode) == 0o4755
 
 
 def test_temp_names_are_reserved(fs: JailFileSystem, root: Path) -> None:
