@@ -130,6 +130,8 @@ def _display(value: Any) -> str | None:
     """A path argument as it goes in the audit log: normalized if possible, else escaped text."""
     if value is None:
         return None
+    if isinstance(value, dict):  # pipe({path: data, ...}): the paths, never the contents
+        value = list(value)
     if isinstance(value, _SEQUENCES):
         shown = [_display(v) or "" for v in value[:3]]
         more = f" (+{len(value) - 3} more)" if len(value) > 3 else ""
@@ -335,9 +337,12 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if host is None:
             return None
         real = os.path.realpath(os.fspath(host))
-        if real == self._host_root:
+        root = self._host_root
+        if self.case_insensitive:  # the same directory may be spelled in another case
+            real, root = fold(real), fold(root)
+        if real == root:
             return ""
-        rel = os.path.relpath(real, self._host_root)
+        rel = os.path.relpath(real, root)
         if rel.startswith(".." + os.sep) or rel == "..":
             return None
         return rel.replace(os.sep, "/")

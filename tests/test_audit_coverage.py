@@ -161,3 +161,24 @@ def test_closing_a_jail_discards_an_unfinished_transaction(
     fs.close()
     assert list(root.iterdir()) == []
     assert [(r["op"], r["path"]) for r in records()[-1:]] == [("discard", "a.txt")]
+
+
+def test_pipe_of_a_mapping_records_paths_not_contents(tmp_path: Path, jail_factory: Any) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    fs = jail_factory(root, write=["**"])
+    fs.pipe({"a.txt": b"SECRET-CONTENT", "b.txt": b"x"})
+    (record,) = [r for r in fs.audit.records() if r["op"] == "pipe"]
+    assert record["path"] == "a.txt, b.txt"
+    assert "SECRET-CONTENT" not in str(fs.audit.records())
+
+
+def test_internal_paths_spelled_in_another_case(tmp_path: Path, jail_factory: Any) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    other_case = tmp_path / "ROOT" / ".Jailfs-Audit"  # the same place on a folding filesystem
+    fs = jail_factory(root, audit=str(other_case), case_insensitive=True)
+    assert fs.policy.check("read", ".jailfs-audit/x").rule.list == "internal"
+    # where case matters, ROOT is another directory, and nothing of it is the jail's own here
+    sensitive = jail_factory(root, audit=str(other_case), case_insensitive=False)
+    assert sensitive.policy.check("read", ".jailfs-audit/x").rule.list == "read"
