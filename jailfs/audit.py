@@ -20,7 +20,8 @@ Records
         actor     who made the call ("agent" by default)
         op        the operation ("cat_file", "ls", "open", "close", ...)
         path      the virtual path the caller named, or null
-        dest      the second path of copy/rename, or null
+        dest      the second path of copy/rename (of get/put: the host's local path, absolute),
+                  or null
         resolved  the virtual path ``path`` resolved to (symlinks followed), or null
         decision  "allow"; "deny" (the jail refused the call: a rule, an escape, an invalid path,
                   an unsupported file type, a limit); "error" (the operating system failed it);

@@ -145,8 +145,27 @@ def _display(value: Any) -> str | None:
         return repr(value)[:256]
 
 
-def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> Callable[[F], F]:
+def _host_display(value: Any) -> str | None:
+    """A path of the host program (the local side of get/put) as it goes in the audit log:
+    absolute, as the host names it (it is not a path of the jail)."""
+    if value is None:
+        return None
+    if isinstance(value, _SEQUENCES):
+        shown = [_host_display(v) or "" for v in value[:3]]
+        more = f" (+{len(value) - 3} more)" if len(value) > 3 else ""
+        return ", ".join(shown) + more
+    try:
+        text = os.fsdecode(os.path.abspath(os.fspath(value)))
+    except (TypeError, ValueError):
+        return repr(value)[:256]
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:4096]
+
+
+def _audited(
+    op: str, path_arg: int | None = 0, dest_arg: int | None = None, *, local_dest: bool = False
+) -> Callable[[F], F]:
     """Make a method a public call: exactly one audit record, allowed, denied or failed.
+    ``local_dest``: the ``dest`` argument is a path of the host (get, put), recorded as such.
 
     Calls made from inside another public call (glob -> find -> ls) are not recorded again; the
     outer record carries their count.
@@ -157,6 +176,7 @@ def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> 
         names = list(inspect.signature(fn).parameters)[1:]  # (without self)
         path_kw = None if path_arg is None else names[path_arg]
         dest_kw = None if dest_arg is None else names[dest_arg]
+        show_dest = _host_display if local_dest else _display
 
         @functools.wraps(fn)
         def wrapper(self: JailFileSystem, *args: Any, **kwargs: Any) -> Any:
@@ -169,9 +189,9 @@ def _audited(op: str, path_arg: int | None = 0, dest_arg: int | None = None) -> 
             else:
                 path = _display(kwargs.get(path_kw)) if kwargs and path_kw else None
             if dest_arg is not None and nargs > dest_arg:
-                dest = _display(args[dest_arg])
+                dest = show_dest(args[dest_arg])
             else:
-                dest = _display(kwargs.get(dest_kw)) if kwargs and dest_kw else None
+                dest = show_dest(kwargs.get(dest_kw)) if kwargs and dest_kw else None
             call = _Call(op, path, dest)
             tls.call = call
             start = time.perf_counter_ns()
@@ -1512,13 +1532,13 @@ class JailFileSystem(AbstractFileSystem):  # type: ignore[misc]
             self._checked_twice(super().copy, path1, path2, recursive=recursive, **kwargs),
         )
 
-    @_audited("put", 1, 0)
+    @_audited("put", 1, 0, local_dest=True)
     def put(self, lpath: Any, rpath: Any, recursive: bool = False, **kwargs: Any) -> None:
         return cast(
             None, self._checked_twice(super().put, lpath, rpath, recursive=recursive, **kwargs)
         )
 
-    @_audited("put_file", 1, 0)
+    @_audited("put_file", 1, 0, local_dest=True)
     def put_file(self, lpath: Any, rpath: Any, **kwargs: Any) -> None:
         if self._tls.dry:
             self._dry_check("write", self._norm(rpath))
@@ -1706,9 +1726,12 @@ _INHERITED: dict[str, tuple[int | None, int | None]] = {
     "delete": (0, None), "upload": (1, 0), "download": (0, 1), "tree": (0, None),
     "read_block": (0, None),
 }  # fmt: skip
+#: the inherited calls whose ``dest`` is a path of the host
+_LOCAL_DEST = frozenset({"get", "get_file", "upload", "download"})
 for _name, (_p, _d) in _INHERITED.items():
-    setattr(JailFileSystem, _name, _audited(_name, _p, _d)(getattr(AbstractFileSystem, _name)))
-del _name, _p, _d
+    _wrap = _audited(_name, _p, _d, local_dest=_name in _LOCAL_DEST)
+    setattr(JailFileSystem, _name, _wrap(getattr(AbstractFileSystem, _name)))
+del _name, _p, _d, _wrap
 
 
 # -- file objects ------------------------------------------------------------------------------

@@ -182,3 +182,17 @@ def test_internal_paths_spelled_in_another_case(tmp_path: Path, jail_factory: An
     # where case matters, ROOT is another directory, and nothing of it is the jail's own here
     sensitive = jail_factory(root, audit=str(other_case), case_insensitive=False)
     assert sensitive.policy.check("read", ".jailfs-audit/x").rule.list == "read"
+
+
+def test_get_and_put_record_the_local_side_as_a_host_path(
+    tmp_path: Path, jail_factory: Any
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_text("a")
+    fs = jail_factory(root, write=["**"])
+    local = tmp_path / "local.txt"
+    fs.get("a.txt", str(local))
+    fs.put(str(local), "b.txt")
+    records = [(r["op"], r["path"], r["dest"]) for r in fs.audit.records()[1:]]
+    assert records == [("get", "a.txt", str(local)), ("put", "b.txt", str(local))]
