@@ -561,6 +561,35 @@ def _alternation(regexes: Sequence[str]) -> re.Pattern[bytes] | None:
     return re.compile(f"(?s:{joined})".encode("ascii"))
 
 
+class _Below:
+    """Which patterns of a list (its positive ones, or its "!" ones) may match a path strictly
+    below a directory."""
+
+    __slots__ = ("_any", "_index", "_match")
+
+    def __init__(self, entries: Sequence[tuple[int, str]], *, use_re2: bool) -> None:
+        #: the last pattern that may match below any directory, or -1
+        self._any = max((i for i, regex in entries if not regex), default=-1)
+        specific = [(i, regex) for i, regex in entries if regex]
+        #: the pattern index of each regex of ``_match``
+        self._index = tuple(i for i, _ in specific)
+        regexes = [regex for _, regex in specific]
+        self._match = (_re2_set(regexes) if use_re2 else None) or _alternation(regexes)
+
+    def after(self, path: str, after: int) -> bool:
+        """Whether one of them after pattern ``after`` may match a path below ``path``."""
+        if self._any > after:
+            return True
+        match = self._match
+        if match is None:
+            return False
+        data = path.encode("utf-8", "surrogateescape")
+        if isinstance(match, re.Pattern):  # the alternation matches the last regex it can
+            m = match.fullmatch(data)
+            return m is not None and self._index[-(m.lastindex or 1)] > after
+        return any(self._index[i] > after for i in match.Match(data) or ())
+
+
 class _Spec:
     """One effective list, compiled: its rules, and the patterns that can match (``compiled``).
 
@@ -568,23 +597,16 @@ class _Spec:
     LAST such pattern of the list wins. :class:`_Matcher` answers that for several lists at once.
     """
 
-    __slots__ = ("_below", "_below_any", "_below_index", "compiled", "empty", "negative", "rules")
+    __slots__ = ("_below", "_unbelow", "compiled", "empty", "negative", "rules")
 
     def __init__(self, rules: Sequence[tuple[Rule, _Compiled]], *, use_re2: bool) -> None:
         self.rules = tuple(rule for rule, _ in rules)
         self.negative = tuple(c.negative for _, c in rules)
         #: (pattern index, compiled) of every pattern that can match something
         self.compiled = tuple((i, c) for i, (_, c) in enumerate(rules) if c.regex is not None)
-        below = [
-            (i, c.below) for i, (_, c) in enumerate(rules) if c.below is not None and not c.negative
-        ]
-        #: the last positive pattern that may match below any directory, or -1
-        self._below_any = max((i for i, regex in below if not regex), default=-1)
-        specific = [(i, regex) for i, regex in below if regex]
-        #: the pattern index of each regex of ``_below``
-        self._below_index = tuple(i for i, _ in specific)
-        regexes = [regex for _, regex in specific]
-        self._below = (_re2_set(regexes) if use_re2 else None) or _alternation(regexes)
+        below = [(i, c.negative, c.below) for i, (_, c) in enumerate(rules) if c.below is not None]
+        self._below = _Below([(i, r) for i, neg, r in below if not neg], use_re2=use_re2)
+        self._unbelow = _Below([(i, r) for i, neg, r in below if neg], use_re2=use_re2)
 
     def is_match(self, index: int) -> bool:
         return index >= 0 and not self.negative[index]
@@ -593,16 +615,12 @@ class _Spec:
         """Whether some positive pattern after pattern ``after`` could match a path strictly
         below directory ``path``. (Below a directory that a "!" pattern k decides, only a later
         pattern can bring anything back: pass k.)"""
-        if self._below_any > after:
-            return True
-        below = self._below
-        if below is None:
-            return False
-        data = path.encode("utf-8", "surrogateescape")
-        if isinstance(below, re.Pattern):  # the alternation matches the last regex it can
-            m = below.fullmatch(data)
-            return m is not None and self._below_index[-(m.lastindex or 1)] > after
-        return any(self._below_index[i] > after for i in below.Match(data) or ())
+        return self._below.after(path, after)
+
+    def may_unmatch_below(self, path: str, after: int) -> bool:
+        """Whether some "!" pattern after pattern ``after`` could match a path strictly below
+        directory ``path`` (taking it back out of the list)."""
+        return self._unbelow.after(path, after)
 
 
 #: slots of :meth:`_Matcher.best` for list k: ``2 * k + _AS_DIR`` and ``2 * k + _AS_FILE``
@@ -1070,8 +1088,9 @@ class Policy:
         if self._internal_rule(path) is not None:
             return False
         best = self._matchers["read"].best(path)
-        if _by_name(best, _DENY, self._deny.negative) >= 0:
-            return False
+        denied = _by_name(best, _DENY, self._deny.negative)
+        if denied >= 0 and not self._deny.may_unmatch_below(path, after=denied):
+            return False  # (a later "!" deny line may take a path below back: then it shows)
         read = self._read
         found = best[_ACCESS_DIR]
         return read.is_match(found) or read.may_match_below(path, after=found)

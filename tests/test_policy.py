@@ -760,3 +760,18 @@ def test_fold_never_changes_the_shape_of_a_path() -> None:
     assert policy_module.fold("Cafe\u0301") == "caf\u00e9"  # one spelling of one name
     with pytest.raises(InvalidPathError):
         Policy(casefold=True).check("read", "a/../b")
+
+
+@pytest.mark.parametrize("use_re2", [True, False], ids=["re2", "python-re"])
+def test_a_denied_directory_shows_when_a_later_line_takes_a_path_below_back(
+    use_re2: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(policy_module, "_USE_RE2", use_re2)
+    policy = Policy(deny=["secret/", "!secret/ok.txt"])
+    assert policy.check("read", "secret/ok.txt").allowed
+    assert policy.visible("secret", is_dir=True)  # it holds a readable file
+    assert not policy.visible("secret/other", is_dir=True)
+    assert not policy.visible("secret/other.txt", is_dir=False)
+    # the presets' own "!" lines come before .ssh/: they take nothing below it back
+    assert not policy.visible(".ssh", is_dir=True)
+    assert not Policy(deny=["!secret/ok.txt", "secret/"]).visible("secret", is_dir=True)
