@@ -30,7 +30,8 @@ Records
         reason    short reason of a refusal or failure ("denied", "escape", ...), or null
         rule      the rule that decided, or null
         error     the error message, or null
-        bytes     bytes moved, or null
+        bytes     bytes moved to or from files, or null (through a file object: what it read
+                  from the file, read-ahead included, and wrote)
         count     entries returned (ls, find, glob, ...), or null
         us        duration of the call in microseconds
         tool      the agent tool that made the call, or null
