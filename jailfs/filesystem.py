@@ -133,9 +133,7 @@ def _display(value: Any) -> str | None:
     if isinstance(value, dict):  # pipe({path: data, ...}): the paths, never the contents
         value = list(value)
     if isinstance(value, _SEQUENCES):
-        shown = [_display(v) or "" for v in value[:3]]
-        more = f" (+{len(value) - 3} more)" if len(value) > 3 else ""
-        return ", ".join(shown) + more
+        return _several(value, _display)
     try:
         return paths.normalize(value)
     except JailError:
@@ -145,15 +143,20 @@ def _display(value: Any) -> str | None:
         return repr(value)[:256]
 
 
+def _several(values: Sequence[Any], show: Callable[[Any], str | None]) -> str:
+    """Several path arguments as one audit field: the first three, and how many more."""
+    shown = [show(v) or "" for v in values[:3]]
+    more = f" (+{len(values) - 3} more)" if len(values) > 3 else ""
+    return ", ".join(shown) + more
+
+
 def _host_display(value: Any) -> str | None:
     """A path of the host program (the local side of get/put) as it goes in the audit log:
     absolute, as the host names it (it is not a path of the jail)."""
     if value is None:
         return None
     if isinstance(value, _SEQUENCES):
-        shown = [_host_display(v) or "" for v in value[:3]]
-        more = f" (+{len(value) - 3} more)" if len(value) > 3 else ""
-        return ", ".join(shown) + more
+        return _several(value, _host_display)
     try:
         text = os.fsdecode(os.path.abspath(os.fspath(value)))
     except (TypeError, ValueError):
